@@ -1,0 +1,77 @@
+-- The schema of a snapthunder shard: the single source of truth for it.
+-- Run by psql as the superuser after 01-roles.sql; objects are owned by the loader
+-- role so that a load can replace them. Column names and order are Snaptron's
+-- junction format (see SNAPTRON.md); `end` is a keyword and always quoted.
+
+SET ROLE :"loader_role";
+
+-- Key/value facts about this shard: compilation name, schema version, last load.
+CREATE TABLE shard_metadata (
+    key   text PRIMARY KEY,
+    value text NOT NULL
+);
+INSERT INTO shard_metadata (key, value) VALUES ('schema_version', '1');
+
+-- Per chromosome held: rows and the longest junction. Overlap queries use
+-- max_length to bound their index scan: end >= a implies start >= a - max_length + 1.
+CREATE TABLE chromosome_stats (
+    chromosome text PRIMARY KEY,
+    row_count  bigint  NOT NULL,
+    max_length integer NOT NULL
+);
+
+-- One row per loaded file: what was loaded, when, and what was rejected.
+CREATE TABLE load_history (
+    loaded_at     timestamptz NOT NULL DEFAULT now(),
+    source        text        NOT NULL,
+    rows_loaded   bigint      NOT NULL,
+    chromosomes   text[]      NOT NULL
+);
+
+-- The compilation's samples.tsv: rail_id and the raw line (metadata columns vary
+-- by compilation; the header line is in shard_metadata under 'samples_header').
+CREATE TABLE sample (
+    rail_id integer PRIMARY KEY,
+    line    text    NOT NULL
+);
+
+CREATE TABLE intron (
+    snaptron_id       bigint           NOT NULL,
+    chromosome        text             NOT NULL,
+    start             integer          NOT NULL,
+    "end"             integer          NOT NULL,
+    length            integer          NOT NULL,
+    strand            text             NOT NULL,
+    annotated         smallint         NOT NULL,
+    left_motif        text             NOT NULL,
+    right_motif       text             NOT NULL,
+    left_annotated    text             NOT NULL,
+    right_annotated   text             NOT NULL,
+    samples           text             NOT NULL,
+    samples_count     integer          NOT NULL,
+    coverage_sum      bigint           NOT NULL,
+    coverage_avg      double precision NOT NULL,
+    coverage_median   double precision NOT NULL,
+    source_dataset_id integer          NOT NULL
+);
+
+-- The indexes of an intron table, in one place: the initial table and every
+-- table a load builds get exactly these. Chosen by measurement (README, "Index
+-- choice"): the (chromosome, start, end) key serves the paper's windows and,
+-- with the max_length bound, overlap queries, in output order with no sort;
+-- INCLUDE (samples_count) lets counts with the common samples_count filter run
+-- as index-only scans. The primary key serves ids= and rejects duplicate ids.
+CREATE FUNCTION create_intron_indexes(table_name text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I PRIMARY KEY (snaptron_id)',
+                   table_name, table_name || '_pkey');
+    EXECUTE format('CREATE INDEX %I ON %I (chromosome, start, "end") INCLUDE (samples_count)',
+                   table_name || '_region', table_name);
+END
+$$;
+
+SELECT create_intron_indexes('intron');
+REVOKE EXECUTE ON FUNCTION create_intron_indexes(text) FROM PUBLIC;
+
+RESET ROLE;

@@ -1,0 +1,106 @@
+"""The query API and page: a Deployment of the UI image behind one Service.
+
+The pods get the endpoints document as the read-only role (a Secret mounted
+as a file, its path in `SNAPTHUNDER_ENDPOINTS`), so the API can query every
+shard and can never write, and holds no loader password. gunicorn serves on
+port 8000; the Service exposes it on port 80 as ClusterIP (reach it with
+`kubectl port-forward`), NodePort, or a LoadBalancer open only to the
+configured source ranges.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pulumi
+import pulumi_kubernetes as kubernetes
+
+import workloads
+from settings import ContainerResources
+
+SERVICE_NAME = f"{workloads.APP}-ui"
+SERVICE_PORT = 80
+CONTAINER_PORT = 8000
+ENDPOINTS_DIRECTORY = "/etc/snapthunder"
+ENDPOINTS_FILE = "endpoints.json"
+ENDPOINTS_PATH = f"{ENDPOINTS_DIRECTORY}/{ENDPOINTS_FILE}"
+ENDPOINTS_VARIABLE = "SNAPTHUNDER_ENDPOINTS"
+
+
+def service_url(namespace: str) -> str:
+    """The API's address inside the cluster (the document's `api_url`)."""
+    return f"http://{SERVICE_NAME}.{namespace}.svc.cluster.local:{SERVICE_PORT}"
+
+
+@dataclasses.dataclass(frozen=True)
+class UiArgs:
+    namespace: pulumi.Input[str]
+    image: pulumi.Input[str]
+    pull_policy: str
+    reader_document: pulumi.Input[str]
+    plan_digest: str
+    replicas: int
+    resources: ContainerResources
+    service_type: str
+    source_ranges: tuple[str, ...]
+
+
+class Ui(pulumi.ComponentResource):
+    """The API/UI pods, their endpoints Secret and their Service."""
+
+    def __init__(self, name: str, args: UiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("snapthunder:infra:Ui", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = workloads.labels(workloads.UI)
+        secret = kubernetes.core.v1.Secret(
+            "ui-endpoints",
+            metadata=workloads.metadata(f"{SERVICE_NAME}-endpoints", args.namespace, labels),
+            string_data={ENDPOINTS_FILE: args.reader_document},
+            opts=child,
+        )
+        kubernetes.apps.v1.Deployment(
+            "ui",
+            metadata=workloads.metadata(SERVICE_NAME, args.namespace, labels),
+            spec=kubernetes.apps.v1.DeploymentSpecArgs(
+                replicas=args.replicas,
+                selector=kubernetes.meta.v1.LabelSelectorArgs(match_labels=labels),
+                template=kubernetes.core.v1.PodTemplateSpecArgs(
+                    # The API reads the document at start: a new shard plan must restart it.
+                    metadata=workloads.pod_metadata(labels, {workloads.PLAN_ANNOTATION: args.plan_digest}),
+                    spec=_pod(args, secret.metadata.name),
+                ),
+            ),
+            opts=child,
+        )
+        self.service = kubernetes.core.v1.Service(
+            "ui",
+            metadata=workloads.metadata(SERVICE_NAME, args.namespace, labels),
+            spec=kubernetes.core.v1.ServiceSpecArgs(
+                type=args.service_type,
+                selector=labels,
+                ports=[kubernetes.core.v1.ServicePortArgs(name="http", port=SERVICE_PORT, target_port="http")],
+                load_balancer_source_ranges=list(args.source_ranges) or None,
+            ),
+            opts=child,
+        )
+        self.register_outputs({"service": self.service.metadata.name})
+
+
+def _pod(args: UiArgs, secret_name: pulumi.Input[str]) -> kubernetes.core.v1.PodSpecArgs:
+    endpoints_volume, endpoints_mount = workloads.secret_file_volume(
+        "endpoints", secret_name, ENDPOINTS_FILE, ENDPOINTS_DIRECTORY)
+    tmp_volume, tmp_mount = workloads.scratch_volume("tmp", "/tmp")
+    container = kubernetes.core.v1.ContainerArgs(
+        name="ui",
+        image=args.image,
+        image_pull_policy=args.pull_policy,
+        env=[kubernetes.core.v1.EnvVarArgs(name=ENDPOINTS_VARIABLE, value=ENDPOINTS_PATH)],
+        ports=[kubernetes.core.v1.ContainerPortArgs(name="http", container_port=CONTAINER_PORT)],
+        volume_mounts=[endpoints_mount, tmp_mount],
+        resources=workloads.resources(args.resources),
+        security_context=workloads.container_security(),
+        # /healthz: the process serves; /readyz: it can also reach the shards.
+        readiness_probe=workloads.http_probe("/readyz", "http", period_seconds=10, failure_threshold=3),
+        liveness_probe=workloads.http_probe("/healthz", "http", period_seconds=20, failure_threshold=3),
+    )
+    return workloads.pod_spec(workloads.UI_USER_ID, [container], [endpoints_volume, tmp_volume])

@@ -1,0 +1,102 @@
+"""`python -m loaders`: the command line of the junction loader.
+
+Errors are caught here, once: one line to stderr naming the file, line or
+shard, exit 1 for data, I/O and connection errors and 2 for usage errors;
+`--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import psycopg2
+
+from loaders.pipeline import LoadSummary, RejectsFile, default_rejects_path, load_junctions
+from loaders.samples import load_samples
+from loaders.shard_writer import ShardLoadError
+from loaders.source import SourceError
+from snapthunder.endpoints import Endpoints, EndpointsError
+from snapthunder.targets import add_target_arguments, open_target
+
+
+def parser() -> argparse.ArgumentParser:
+    result = argparse.ArgumentParser(
+        prog="python -m loaders",
+        description="Load a Snaptron junctions file into the shards of a snapthunder deployment. "
+                    "A load replaces the chromosomes the file contains, atomically per shard.",
+    )
+    result.add_argument("file", metavar="FILE", help="junctions: .bgz, .gz or plain TSV; - for stdin; or an http(s) URL")
+    add_target_arguments(result)
+    result.add_argument("--samples", metavar="PATH", help="also load this samples.tsv into every shard")
+    result.add_argument("--rejects", type=Path, metavar="PATH",
+                        help="where bad junction lines go, with line number and reason (default: ./FILE.rejects.tsv; "
+                             "bad samples lines go to ./SAMPLES.rejects.tsv)")
+    result.add_argument("--jobs", type=_positive, metavar="N",
+                        help="shards building indexes at once after the data is in (default: CPUs, at most shards)")
+    result.add_argument("--quiet", action="store_true", help="no progress bar")
+    result.add_argument("--debug", action="store_true", help="show tracebacks")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parser().parse_args(argv)
+    try:
+        with open_target(arguments) as endpoints:
+            summary = load_junctions(arguments.file, endpoints, arguments.rejects, arguments.jobs,
+                                     progress=_show_progress(arguments.quiet))
+            samples = _load_samples(arguments, endpoints, summary)
+    except argparse.ArgumentTypeError as error:
+        print(f"usage error: {error}", file=sys.stderr)
+        return 2
+    except (EndpointsError, SourceError, ShardLoadError, psycopg2.Error, OSError) as error:
+        if arguments.debug:
+            raise
+        print(f"error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    _print_summary(summary, endpoints, samples)
+    return 0
+
+
+def _load_samples(arguments: argparse.Namespace, endpoints: Endpoints, summary: LoadSummary) -> int | None:
+    if not arguments.samples:
+        return None
+    rejects = RejectsFile(default_rejects_path(arguments.samples))
+    try:
+        loaded = load_samples(arguments.samples, endpoints, rejects)
+    finally:
+        rejects.close()
+    if rejects.count:
+        print(f"samples: {rejects.count:,} bad lines, see {rejects.path}", file=sys.stderr)
+    return loaded
+
+
+def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: int | None) -> None:
+    rate = summary.rows_loaded / summary.seconds if summary.seconds else 0
+    print(f"loaded {summary.rows_loaded:,} junctions from {summary.source} in {summary.seconds:.1f} s "
+          f"({rate:,.0f} rows/s)")
+    for name, shard in endpoints.shards.items():
+        rows = summary.rows_per_shard.get(name)
+        state = f"{rows:>12,} rows" if rows is not None else "   (untouched: no rows for it in this file)"
+        print(f"  {name:<12} {state}   {' '.join(shard.chromosomes)}")
+    if samples is not None:
+        print(f"loaded {samples:,} samples into every shard")
+    if summary.rejected:
+        print(f"rejected {summary.rejected:,} of {summary.lines:,} lines: see {summary.rejects_path}")
+
+
+def _show_progress(quiet: bool) -> bool:
+    return not quiet and sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())

@@ -1,0 +1,81 @@
+"""The junction row: Snaptron's 17 columns, and the check every loaded line passes.
+
+A line is checked by one compiled regular expression (C speed, one pass over
+even a megabyte-long `samples` field) plus three arithmetic checks; only a line
+that fails is taken apart again to say which column is wrong. A line that
+passes is safe to hand to PostgreSQL's COPY text format as it is: no
+backslash, no tab or control character inside a field, every number within
+its column's type.
+"""
+
+from __future__ import annotations
+
+import re
+
+COLUMNS: tuple[str, ...] = (
+    "snaptron_id", "chromosome", "start", "end", "length", "strand", "annotated",
+    "left_motif", "right_motif", "left_annotated", "right_annotated", "samples",
+    "samples_count", "coverage_sum", "coverage_avg", "coverage_median", "source_dataset_id",
+)
+
+# Field patterns. Digit counts keep integers inside int4 (9 digits) or int8 (18)
+# and floats inside double precision, so COPY cannot fail on a line that passed.
+_INT = rb"\d{1,9}"
+_BIGINT = rb"\d{1,18}"
+_FLOAT = rb"\d{1,15}(?:\.\d{1,15})?(?:[eE][-+]?\d{1,2})?"
+_TEXT = rb"[!-\[\]-~]{1,255}"   # printable ASCII but space and backslash
+_SAMPLES = rb"(?:," + _INT + rb":" + _BIGINT + rb")+"
+FIELD_PATTERNS: tuple[bytes, ...] = (
+    _BIGINT, _TEXT, _INT, _INT, _INT, rb"[-+?]", rb"[01]",
+    _TEXT, _TEXT, _TEXT, _TEXT, _SAMPLES,
+    _INT, _BIGINT, _FLOAT, _FLOAT, _INT,
+)
+_INT_MEANING = "a whole number of at most 9 digits"
+_BIGINT_MEANING = "a whole number of at most 18 digits"
+_FIELD_MEANING: tuple[str, ...] = (
+    _BIGINT_MEANING, "a chromosome name (printable, no spaces)", _INT_MEANING, _INT_MEANING,
+    _INT_MEANING, "one of + - ?", "0 or 1", "a motif (printable, no spaces)", "a motif (printable, no spaces)",
+    "0 or annotation codes", "0 or annotation codes", "a ,sid:count list starting with a comma",
+    _INT_MEANING, _BIGINT_MEANING, "a decimal number", "a decimal number", _INT_MEANING,
+)
+_FIELDS = tuple(re.compile(pattern) for pattern in FIELD_PATTERNS)
+
+# The fast check captures only the columns it reads again (fewer groups, ~25% faster).
+_CAPTURED = {"chromosome", "start", "end", "length", "samples", "samples_count"}
+_LINE = re.compile(b"\t".join(
+    (b"(" if name in _CAPTURED else b"(?:") + pattern + b")" for name, pattern in zip(COLUMNS, FIELD_PATTERNS)
+))
+
+
+class BadLine(ValueError):
+    """A line that is not a valid junction; the message names the column and the problem."""
+
+
+def check(line: bytes) -> bytes:
+    """The chromosome of a valid junction line (no trailing newline); raises BadLine otherwise."""
+    match = _LINE.fullmatch(line)
+    if match is None:
+        raise BadLine(_diagnose(line))
+    chromosome, start, end, length, samples, samples_count = match.groups()
+    start, end = int(start), int(end)
+    if start < 1 or end < start:
+        raise BadLine(f"start {start} and end {end}: need 1 <= start <= end")
+    if int(length) != end - start + 1:
+        raise BadLine(f"length {int(length)} is not end - start + 1 = {end - start + 1}")
+    if samples.count(b",") != int(samples_count):
+        raise BadLine(f"samples_count {int(samples_count)} but samples lists {samples.count(b',')} samples")
+    return chromosome
+
+
+def _diagnose(line: bytes) -> str:
+    """Why `line` failed the fast check: the first column at fault, by name."""
+    if not line.strip():
+        return "empty line"
+    fields = line.split(b"\t")
+    if len(fields) != len(COLUMNS):
+        return f"{len(fields)} columns, expected {len(COLUMNS)} tab-separated"
+    for number, (name, field, pattern, meaning) in enumerate(zip(COLUMNS, fields, _FIELDS, _FIELD_MEANING), 1):
+        if pattern.fullmatch(field) is None:
+            shown = field[:40].decode("utf-8", "replace") + ("…" if len(field) > 40 else "")
+            return f"column {number} ({name}) is {shown!r}, expected {meaning}"
+    return "not a junction line"

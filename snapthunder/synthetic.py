@@ -1,0 +1,581 @@
+"""Write a deterministic, GTEx-like Snaptron compilation calibrated to the paper.
+
+The loaders, the API and the benchmark need a real `junctions.bgz` to work on,
+but GTEx's is tens of gigabytes and cannot be part of a demo or a test. This
+module writes a stand-in in the exact Snaptron format (SNAPTRON.md): a
+bgzip-compressed, tabix-indexed, 17-column junction file and a `samples.tsv`.
+
+Two properties make the stand-in useful rather than merely well-formed:
+
+* Calibration. On chr1 the number of junctions with `end <= E` follows the
+  paper's benchmark table (piecewise-linear between its points), both for all
+  junctions and for those with `samples_count >= 100`, so the benchmark's
+  windows return paper-sized result sets. Elsewhere a flat background density
+  fills the genome. `scale` multiplies every density.
+* Realism where it matters for speed: heavy-tailed intron lengths and sample
+  lists (a few percent of rows carry most of the bytes), canonical motifs in
+  mixed case, annotation codes, shared donor sites, unsorted sample lists.
+
+The same seed and arguments produce byte-identical files.
+"""
+
+import argparse
+import dataclasses
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import NamedTuple, TextIO
+
+import numpy
+import pysam
+from tqdm import tqdm
+
+GRCH38_SEQUENCE_LENGTHS = {
+    "chr1": 248_956_422, "chr2": 242_193_529, "chr3": 198_295_559,
+    "chr4": 190_214_555, "chr5": 181_538_259, "chr6": 170_805_979,
+    "chr7": 159_345_973, "chr8": 145_138_636, "chr9": 138_394_717,
+    "chr10": 133_797_422, "chr11": 135_086_622, "chr12": 133_275_309,
+    "chr13": 114_364_328, "chr14": 107_043_718, "chr15": 101_991_189,
+    "chr16": 90_338_345, "chr17": 83_257_441, "chr18": 80_373_285,
+    "chr19": 58_617_616, "chr20": 64_444_167, "chr21": 46_709_983,
+    "chr22": 50_818_468, "chrX": 156_040_895, "chrY": 57_227_415,
+    "chrM": 16_569, "chr1_KI270706v1_random": 175_055,
+    "chr14_GL000009v2_random": 201_709, "chrUn_GL000220v1": 161_802,
+    "chrEBV": 171_823,
+}
+CALIBRATED_CHROMOSOME = "chr1"
+
+
+class CalibrationPoint(NamedTuple):
+    """One row of the paper's benchmark table: junctions with `end <= window_end`."""
+
+    window_end: int
+    simple_rows: int
+    filter_rows: int
+
+
+PAPER_CHR1_COUNTS = (
+    CalibrationPoint(0, 0, 0),
+    CalibrationPoint(2_500_000, 150_134, 5_569),
+    CalibrationPoint(5_000_000, 228_415, 7_345),
+    CalibrationPoint(10_000_000, 315_875, 10_303),
+    CalibrationPoint(15_000_000, 394_207, 13_161),
+    CalibrationPoint(20_000_000, 511_190, 17_657),
+    CalibrationPoint(25_000_000, 618_876, 21_824),
+)
+FILTER_MINIMUM_SAMPLES = 100
+BACKGROUND_WIDE_FRACTION = PAPER_CHR1_COUNTS[-1].filter_rows / PAPER_CHR1_COUNTS[-1].simple_rows
+UBIQUITOUS_FRACTION = 3e-5
+UBIQUITOUS_MINIMUM_SHARE = 0.9
+
+DEFAULT_SEED = 20180501
+DEFAULT_SAMPLES = 9_700
+DEFAULT_BACKGROUND_PER_MB = 300.0
+MAXIMUM_SAMPLES = 1_000_000
+SOURCE_DATASET_ID = 0
+
+MINIMUM_INTRON_LENGTH = 20
+MAXIMUM_DRAWN_INTRON_LENGTH = 800_000
+SHARED_START_FRACTION = 0.1
+SHARED_START_REACH = 10_000
+NARROW_SAMPLES_EXPONENT = 1.6
+WIDE_SAMPLES_EXPONENT = 2.3
+MAXIMUM_READ_COUNT = 99_999
+SAMPLE_PERMUTATION_POOL = 64
+SORTED_SAMPLES_FRACTION = 0.5
+CHUNK_ROWS = 20_000
+
+MOTIF_CHOICES = (
+    ("+", "GT", "AG", 0.495 * 0.95), ("+", "GC", "AG", 0.495 * 0.04),
+    ("+", "AT", "AC", 0.495 * 0.01),
+    ("-", "CT", "AC", 0.495 * 0.95), ("-", "CT", "GC", 0.495 * 0.04),
+    ("-", "GT", "AT", 0.495 * 0.01),
+    ("?", "GG", "TT", 0.0025), ("?", "CA", "TG", 0.0025),
+    ("?", "AA", "AG", 0.0025), ("?", "TC", "CC", 0.0025),
+)
+LOWER_CASE_MOTIF_FRACTION = 0.1
+ANNOTATED_FRACTION = 0.3
+PARTIALLY_ANNOTATED_FRACTION = 0.2
+ANNOTATION_SOURCE_CODES = ("aC19", "cG19", "gC19", "gC38", "kG19", "rG19", "sG19")
+
+GTEX_STUDY = "SRP012682"
+GTEX_TISSUES = (
+    ("Adipose Tissue", "Adipose - Subcutaneous"),
+    ("Adipose Tissue", "Adipose - Visceral (Omentum)"),
+    ("Artery", "Artery - Tibial"), ("Artery", "Artery - Aorta"),
+    ("Blood", "Whole Blood"), ("Blood", "Cells - EBV-transformed lymphocytes"),
+    ("Brain", "Brain - Cortex"), ("Brain", "Brain - Cerebellum"),
+    ("Breast", "Breast - Mammary Tissue"), ("Colon", "Colon - Transverse"),
+    ("Esophagus", "Esophagus - Mucosa"), ("Esophagus", "Esophagus - Muscularis"),
+    ("Heart", "Heart - Left Ventricle"), ("Liver", "Liver"), ("Lung", "Lung"),
+    ("Muscle", "Muscle - Skeletal"), ("Nerve", "Nerve - Tibial"),
+    ("Pancreas", "Pancreas"), ("Pituitary", "Pituitary"),
+    ("Skin", "Skin - Sun Exposed (Lower leg)"), ("Skin", "Cells - Cultured fibroblasts"),
+    ("Spleen", "Spleen"), ("Stomach", "Stomach"), ("Testis", "Testis"),
+    ("Thyroid", "Thyroid"),
+)
+SAMPLES_HEADER = ("rail_id", "sample_id", "smts", "smtsd", "smrin", "study", "run_acc")
+SAMPLES_PER_DONOR = 10
+BASE36_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+MOTIF_STRANDS = numpy.array([choice[0] for choice in MOTIF_CHOICES], dtype=object)
+MOTIF_LEFT_TEXTS = numpy.array(
+    [choice[1] for choice in MOTIF_CHOICES] + [choice[1].lower() for choice in MOTIF_CHOICES], dtype=object
+)
+MOTIF_RIGHT_TEXTS = numpy.array(
+    [choice[2] for choice in MOTIF_CHOICES] + [choice[2].lower() for choice in MOTIF_CHOICES], dtype=object
+)
+MOTIF_PROBABILITIES = numpy.array([choice[3] for choice in MOTIF_CHOICES]) / sum(choice[3] for choice in MOTIF_CHOICES)
+ANNOTATION_TEXTS = numpy.array(
+    ["0"] + [
+        ",".join(code for bit, code in enumerate(ANNOTATION_SOURCE_CODES) if mask >> bit & 1)
+        for mask in range(1, 2 ** len(ANNOTATION_SOURCE_CODES))
+    ],
+    dtype=object,
+)
+FRACTION_TEXTS = [("." + f"{thousandths:03d}".rstrip("0")) if thousandths else ".0" for thousandths in range(1000)]
+
+
+class InvalidParameter(ValueError):
+    """A generation argument is out of range; the message names it and the allowed range."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratedCompilation:
+    """Where a generated compilation landed and how many junctions each sequence got."""
+
+    junctions_path: Path
+    index_path: Path
+    samples_path: Path
+    row_count: int
+    rows_per_chromosome: dict[str, int]
+
+
+class Segment(NamedTuple):
+    """Junctions whose `end` falls uniformly in (end_low, end_high]; wide_rows have >= 100 samples."""
+
+    end_low: int
+    end_high: int
+    rows: int
+    wide_rows: int
+
+
+class GenerationTables(NamedTuple):
+    """Per-run lookup tables that turn numbers into text without per-value Python work."""
+
+    sample_total: int
+    sample_tokens: numpy.ndarray
+    read_count_texts: numpy.ndarray
+    sample_permutations: numpy.ndarray
+
+
+def expected_chr1_counts(window_end: float, scale: float = 1.0) -> tuple[float, float]:
+    """Return (simple, filter) junction counts with `end <= window_end` on chr1.
+
+    The paper gives six windows; the benchmark also asks for the windows in
+    between, so the curve is linear between the given points (as generated).
+    """
+    window_ends = [point.window_end for point in PAPER_CHR1_COUNTS]
+    simple = numpy.interp(window_end, window_ends, [point.simple_rows for point in PAPER_CHR1_COUNTS])
+    filtered = numpy.interp(window_end, window_ends, [point.filter_rows for point in PAPER_CHR1_COUNTS])
+    return float(simple) * scale, float(filtered) * scale
+
+
+def chromosome_segments(chromosome: str, scale: float, background_per_mb: float) -> list[Segment]:
+    """Plan how many junctions end where, so that the chr1 counts match the paper.
+
+    chr1's calibrated windows use cumulative rounding so that every paper
+    window is hit exactly; every other stretch gets the background density
+    with the paper's overall wide fraction, and at least one junction so that
+    even tiny runs exercise every sequence.
+    """
+    length = GRCH38_SEQUENCE_LENGTHS[chromosome]
+    segments = []
+    background_start = 0
+    if chromosome == CALIBRATED_CHROMOSOME:
+        previous = PAPER_CHR1_COUNTS[0]
+        for point in PAPER_CHR1_COUNTS[1:]:
+            rows = round(point.simple_rows * scale) - round(previous.simple_rows * scale)
+            wide_rows = min(rows, round(point.filter_rows * scale) - round(previous.filter_rows * scale))
+            segments.append(Segment(previous.window_end, point.window_end, rows, wide_rows))
+            previous = point
+        background_start = previous.window_end
+    background_rows = max(1, round((length - background_start) / 1e6 * background_per_mb * scale))
+    background_wide_rows = round(background_rows * BACKGROUND_WIDE_FRACTION)
+    segments.append(Segment(background_start, length, background_rows, background_wide_rows))
+    return segments
+
+
+def draw_intron_lengths(random: numpy.random.Generator, count: int) -> numpy.ndarray:
+    """Log-normal lengths: most 100 bp–10 kb, a few hundred kb, none near 1 Mb.
+
+    Out-of-range draws are redrawn rather than clipped, so no length is
+    over-represented at the bounds.
+    """
+    lengths = numpy.zeros(count, dtype=numpy.int64)
+    out_of_range = numpy.ones(count, dtype=bool)
+    while out_of_range.any():
+        log_lengths = random.normal(3.1, 0.65, int(out_of_range.sum()))
+        lengths[out_of_range] = numpy.rint(10.0 ** log_lengths)
+        out_of_range = (lengths < MINIMUM_INTRON_LENGTH) | (lengths > MAXIMUM_DRAWN_INTRON_LENGTH)
+    return lengths
+
+
+def draw_power_law(random: numpy.random.Generator, low: int, high: int, exponent: float, count: int) -> numpy.ndarray:
+    """Integers in [low, high] with P(k) ∝ k^-exponent: the shape of samples_count."""
+    values = numpy.arange(low, high + 1)
+    weights = values.astype(float) ** -exponent
+    return random.choice(values, count, p=weights / weights.sum())
+
+
+def draw_samples_counts(random: numpy.random.Generator, rows: int, wide_rows: int, sample_total: int) -> numpy.ndarray:
+    """Give exactly `wide_rows` of `rows` junctions >= 100 samples (the paper's filter).
+
+    The exact split keeps the filter counts on target at any scale; a binomial
+    few of the wide rows are ubiquitous (>= 90% of samples), like GTEx's
+    constitutive junctions.
+    """
+    narrow_high = min(FILTER_MINIMUM_SAMPLES - 1, sample_total)
+    wide_low = min(FILTER_MINIMUM_SAMPLES, sample_total)
+    counts = draw_power_law(random, 1, narrow_high, NARROW_SAMPLES_EXPONENT, rows)
+    counts[:wide_rows] = draw_power_law(random, wide_low, sample_total, WIDE_SAMPLES_EXPONENT, wide_rows)
+    ubiquitous_rows = random.binomial(wide_rows, min(1.0, UBIQUITOUS_FRACTION / BACKGROUND_WIDE_FRACTION))
+    ubiquitous_low = max(wide_low, math.ceil(UBIQUITOUS_MINIMUM_SHARE * sample_total))
+    counts[:ubiquitous_rows] = random.integers(ubiquitous_low, sample_total + 1, ubiquitous_rows)
+    return random.permutation(counts)
+
+
+def draw_junction_positions(
+    random: numpy.random.Generator, segments: list[Segment], sample_total: int
+) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """Return (starts, ends, samples_counts) of one chromosome, sorted by start then end.
+
+    Ends are drawn per segment (the benchmark counts by end); starts follow
+    from the intron length, redrawn to fit when it would cross position 1.
+    Some junctions then take their neighbour's start, as alternative
+    acceptors do, and exact duplicates are dropped because a junction is
+    identified by its coordinates.
+    """
+    ends = numpy.concatenate(
+        [random.integers(segment.end_low + 1, segment.end_high + 1, segment.rows) for segment in segments]
+    )
+    samples_counts = numpy.concatenate(
+        [draw_samples_counts(random, segment.rows, segment.wide_rows, sample_total) for segment in segments]
+    )
+    lengths = draw_intron_lengths(random, ends.size)
+    too_long = lengths > ends
+    lengths[too_long] = random.integers(1, ends[too_long] + 1)
+    starts = ends - lengths + 1
+    order = numpy.lexsort((ends, starts))
+    starts, ends, samples_counts = starts[order], ends[order], samples_counts[order]
+    share_starts(random, starts)
+    order = numpy.lexsort((ends, starts))
+    starts, ends, samples_counts = starts[order], ends[order], samples_counts[order]
+    distinct = numpy.ones(starts.size, dtype=bool)
+    distinct[1:] = (starts[1:] != starts[:-1]) | (ends[1:] != ends[:-1])
+    return starts[distinct], ends[distinct], samples_counts[distinct]
+
+
+def share_starts(random: numpy.random.Generator, starts: numpy.ndarray) -> None:
+    """Give some junctions the start of the junction before them (in place).
+
+    Only isolated rows are chosen, so each shared donor site is a clean pair,
+    and only within SHARED_START_REACH, so intron lengths stay realistic.
+    Starts are sorted, so the new start still precedes the junction's end.
+    """
+    chosen = random.random(starts.size) < SHARED_START_FRACTION
+    chosen[0:1] = False
+    chosen[1:] &= ~chosen[:-1]
+    chosen[1:] &= (starts[1:] - starts[:-1]) <= SHARED_START_REACH
+    rows = numpy.flatnonzero(chosen)
+    starts[rows] = starts[rows - 1]
+
+
+def build_tables(random: numpy.random.Generator, sample_total: int) -> GenerationTables:
+    """Precompute the `,sid:` and count texts and the pool of sample orders."""
+    sample_tokens = numpy.array([f",{sid}:" for sid in range(sample_total)], dtype=object)
+    read_count_texts = numpy.array([str(count) for count in range(MAXIMUM_READ_COUNT + 1)], dtype=object)
+    permutations = numpy.stack([random.permutation(sample_total) for _ in range(SAMPLE_PERMUTATION_POOL)])
+    return GenerationTables(sample_total, sample_tokens, read_count_texts, permutations.astype(numpy.int32))
+
+
+def draw_sample_entries(
+    random: numpy.random.Generator, samples_counts: numpy.ndarray, tables: GenerationTables
+) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """Return (sample ids, read counts, row offsets) for a chunk of junctions.
+
+    Each row reads a window of one of a pool of random sample orders, which
+    gives distinct ids without a per-row draw; half of the rows are then
+    sorted by id, since real compilations mix sorted and unsorted lists.
+    Read counts are heavy-tailed, scaled by a per-junction expression that
+    grows with how many samples express it.
+    """
+    rows = samples_counts.size
+    offsets = numpy.zeros(rows + 1, dtype=numpy.int64)
+    numpy.cumsum(samples_counts, out=offsets[1:])
+    row_of_entry = numpy.repeat(numpy.arange(rows), samples_counts)
+    position_in_row = numpy.arange(offsets[-1]) - offsets[row_of_entry]
+    pool_index = random.integers(0, SAMPLE_PERMUTATION_POOL, rows)
+    window_start = random.integers(0, tables.sample_total, rows)
+    columns = (window_start[row_of_entry] + position_in_row) % tables.sample_total
+    sample_ids = tables.sample_permutations[pool_index[row_of_entry], columns]
+    sorted_rows = random.random(rows) < SORTED_SAMPLES_FRACTION
+    within_row_key = numpy.where(sorted_rows[row_of_entry], sample_ids, position_in_row)
+    sample_ids = sample_ids[numpy.lexsort((within_row_key, row_of_entry))]
+    expression = random.lognormal(0.3, 0.8, rows) * (1.0 + numpy.log10(samples_counts))
+    read_counts = 1 + numpy.floor(expression[row_of_entry] * random.pareto(2.0, offsets[-1]))
+    read_counts = numpy.minimum(read_counts, MAXIMUM_READ_COUNT).astype(numpy.int64)
+    return sample_ids, read_counts, offsets
+
+
+def coverage_statistics(read_counts: numpy.ndarray, offsets: numpy.ndarray) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """Return per-row (coverage_sum, coverage_median) of the flattened read counts."""
+    row_sizes = numpy.diff(offsets)
+    row_of_entry = numpy.repeat(numpy.arange(row_sizes.size), row_sizes)
+    sums = numpy.add.reduceat(read_counts, offsets[:-1])
+    ascending = read_counts[numpy.lexsort((read_counts, row_of_entry))]
+    lower_middle = ascending[offsets[:-1] + (row_sizes - 1) // 2]
+    upper_middle = ascending[offsets[:-1] + row_sizes // 2]
+    return sums, (lower_middle + upper_middle) / 2.0
+
+
+def decimal_texts(values: numpy.ndarray) -> list[str]:
+    """Print floats as Snaptron does (`3.0`, `4.5`, `4.622`): 3 decimals, trailing zeros cut."""
+    whole, thousandths = numpy.divmod(numpy.rint(values * 1000).astype(numpy.int64), 1000)
+    return [f"{units}{FRACTION_TEXTS[fraction]}" for units, fraction in zip(whole.tolist(), thousandths.tolist())]
+
+
+def row_texts(entry_texts: list[str], offsets: numpy.ndarray) -> list[str]:
+    """Join the flattened per-entry texts into one string per row."""
+    bounds = offsets.tolist()
+    return ["".join(entry_texts[begin:end]) for begin, end in zip(bounds[:-1], bounds[1:])]
+
+
+def draw_motifs(random: numpy.random.Generator, rows: int) -> tuple[list[str], list[str], list[str]]:
+    """Return (strand, left_motif, right_motif) texts: canonical on the strand, sometimes lower-case."""
+    choice = random.choice(len(MOTIF_CHOICES), rows, p=MOTIF_PROBABILITIES)
+    case_shift = (random.random(rows) < LOWER_CASE_MOTIF_FRACTION) * len(MOTIF_CHOICES)
+    return (
+        MOTIF_STRANDS[choice].tolist(),
+        MOTIF_LEFT_TEXTS[choice + case_shift].tolist(),
+        MOTIF_RIGHT_TEXTS[choice + case_shift].tolist(),
+    )
+
+
+def draw_annotations(random: numpy.random.Generator, rows: int) -> tuple[list[int], list[str], list[str]]:
+    """Return (annotated, left_annotated, right_annotated).
+
+    Annotated junctions carry source codes on both ends; some unannotated
+    ones have an annotated end, as novel junctions joining known exons do.
+    """
+    annotated = random.random(rows) < ANNOTATED_FRACTION
+    side_texts = []
+    for _ in range(2):
+        has_codes = annotated | (random.random(rows) < PARTIALLY_ANNOTATED_FRACTION)
+        masks = random.integers(1, ANNOTATION_TEXTS.size, rows) * has_codes
+        side_texts.append(ANNOTATION_TEXTS[masks].tolist())
+    return annotated.astype(int).tolist(), side_texts[0], side_texts[1]
+
+
+def junction_lines(
+    random: numpy.random.Generator,
+    first_id: int,
+    chromosome: str,
+    starts: numpy.ndarray,
+    ends: numpy.ndarray,
+    samples_counts: numpy.ndarray,
+    tables: GenerationTables,
+) -> list[str]:
+    """Format a chunk of positioned junctions as complete 17-column lines."""
+    rows = starts.size
+    strands, left_motifs, right_motifs = draw_motifs(random, rows)
+    annotated, left_annotated, right_annotated = draw_annotations(random, rows)
+    sample_ids, read_counts, offsets = draw_sample_entries(random, samples_counts, tables)
+    samples = row_texts((tables.sample_tokens[sample_ids] + tables.read_count_texts[read_counts]).tolist(), offsets)
+    sums, medians = coverage_statistics(read_counts, offsets)
+    averages = decimal_texts(sums / samples_counts)
+    columns = zip(
+        range(first_id, first_id + rows), starts.tolist(), ends.tolist(), (ends - starts + 1).tolist(),
+        strands, annotated, left_motifs, right_motifs, left_annotated, right_annotated, samples,
+        samples_counts.tolist(), sums.tolist(), averages, decimal_texts(medians),
+    )
+    return [
+        f"{snaptron_id}\t{chromosome}\t{start}\t{end}\t{length}\t{strand}\t{is_annotated}\t{left_motif}\t"
+        f"{right_motif}\t{left_codes}\t{right_codes}\t{sample_list}\t{count}\t{total}\t{average}\t{median}\t"
+        f"{SOURCE_DATASET_ID}\n"
+        for (snaptron_id, start, end, length, strand, is_annotated, left_motif, right_motif, left_codes,
+             right_codes, sample_list, count, total, average, median) in columns
+    ]
+
+
+def write_junction_table(
+    handle: TextIO, random: numpy.random.Generator, scale: float, background_per_mb: float,
+    tables: GenerationTables, progress: bool,
+) -> dict[str, int]:
+    """Stream every sequence's junctions, in text order of chromosome, to an open text file.
+
+    Positions are held per chromosome (numbers only); lines are built and
+    written per chunk so memory stays flat whatever the scale.
+    """
+    plans = {name: chromosome_segments(name, scale, background_per_mb) for name in sorted(GRCH38_SEQUENCE_LENGTHS)}
+    planned_total = sum(segment.rows for segments in plans.values() for segment in segments)
+    rows_per_chromosome = {}
+    next_id = 0
+    with tqdm(total=planned_total, unit="rows", disable=not progress, desc="junctions") as bar:
+        for chromosome, segments in plans.items():
+            starts, ends, samples_counts = draw_junction_positions(random, segments, tables.sample_total)
+            for chunk_start in range(0, starts.size, CHUNK_ROWS):
+                chunk = slice(chunk_start, chunk_start + CHUNK_ROWS)
+                lines = junction_lines(
+                    random, next_id, chromosome, starts[chunk], ends[chunk], samples_counts[chunk], tables
+                )
+                handle.writelines(lines)
+                next_id += len(lines)
+                bar.update(len(lines))
+            rows_per_chromosome[chromosome] = int(starts.size)
+            bar.update(sum(segment.rows for segment in segments) - starts.size)
+    return rows_per_chromosome
+
+
+def compress_and_index(text_path: Path, junctions_path: Path) -> Path:
+    """BGZF-compress the sorted text and tabix-index it on chromosome, start, end (1-based)."""
+    pysam.tabix_compress(str(text_path), str(junctions_path), force=True)
+    pysam.tabix_index(str(junctions_path), force=True, seq_col=1, start_col=2, end_col=3, zerobased=False)
+    return Path(f"{junctions_path}.tbi")
+
+
+def base36(number: int, width: int) -> str:
+    """Spell a number in upper-case base 36, the alphabet of GTEx donor and SM codes."""
+    digits = []
+    for _ in range(width):
+        number, digit = divmod(number, 36)
+        digits.append(BASE36_DIGITS[digit])
+    return "".join(reversed(digits))
+
+
+def write_samples_table(path: Path, random: numpy.random.Generator, sample_total: int) -> None:
+    """Write GTEx-like metadata, one row per rail_id 0..sample_total-1.
+
+    Identifiers come from fixed bijections of the rail_id, so they are unique
+    without bookkeeping; tissues, donors and RIN numbers are random.
+    """
+    code_space = 36 ** 5
+    tissue_choice = random.integers(0, len(GTEX_TISSUES), sample_total).tolist()
+    donors = random.integers(0, sample_total // SAMPLES_PER_DONOR + 1, sample_total).tolist()
+    sites = random.integers(1, 3_400, sample_total).tolist()
+    rins = numpy.clip(random.normal(7.3, 0.9, sample_total), 3.0, 10.0).tolist()
+    with path.open("w", encoding="ascii", newline="\n") as handle:
+        handle.write("\t".join(SAMPLES_HEADER) + "\n")
+        for rail_id in range(sample_total):
+            tissue, detailed_tissue = GTEX_TISSUES[tissue_choice[rail_id]]
+            donor = base36((donors[rail_id] * 7_919 + 1_679_616) % code_space, 5)
+            sample_code = base36((rail_id * 104_729 + 46_656) % code_space, 5)
+            run = 1_000_000 + (rail_id * 7_919) % 9_000_000
+            handle.write(
+                f"{rail_id}\tGTEX-{donor}-{sites[rail_id]:04d}-SM-{sample_code}\t{tissue}\t{detailed_tissue}\t"
+                f"{rins[rail_id]:.1f}\t{GTEX_STUDY}\tSRR{run}\n"
+            )
+
+
+def check_parameters(scale: float, seed: int, samples: int, background_per_mb: float) -> None:
+    """Refuse arguments that cannot give a meaningful compilation, naming the allowed range."""
+    if not (math.isfinite(scale) and scale > 0):
+        raise InvalidParameter(f"scale must be a positive number, got {scale}")
+    if seed < 0:
+        raise InvalidParameter(f"seed must be >= 0, got {seed}")
+    if not 1 <= samples <= MAXIMUM_SAMPLES:
+        raise InvalidParameter(f"samples must be between 1 and {MAXIMUM_SAMPLES:,}, got {samples}")
+    if not (math.isfinite(background_per_mb) and background_per_mb >= 0):
+        raise InvalidParameter(f"background_per_mb must be >= 0, got {background_per_mb}")
+
+
+def generate(
+    out_dir,
+    scale: float = 1.0,
+    seed: int = DEFAULT_SEED,
+    samples: int = DEFAULT_SAMPLES,
+    background_per_mb: float = DEFAULT_BACKGROUND_PER_MB,
+    progress: bool = False,
+) -> GeneratedCompilation:
+    """Write junctions.bgz, junctions.bgz.tbi and samples.tsv into out_dir.
+
+    Junctions and samples draw from independent streams of one seed, so the
+    samples table does not change with scale or background density.
+    """
+    check_parameters(scale, seed, samples, background_per_mb)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    junction_seed, samples_seed = numpy.random.SeedSequence(seed).spawn(2)
+    junction_random = numpy.random.default_rng(junction_seed)
+    junctions_path = out_dir / "junctions.bgz"
+    descriptor, text_name = tempfile.mkstemp(prefix="junctions.", suffix=".tsv", dir=out_dir)
+    text_path = Path(text_name)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii", newline="\n", buffering=1 << 20) as handle:
+            tables = build_tables(junction_random, samples)
+            rows_per_chromosome = write_junction_table(
+                handle, junction_random, scale, background_per_mb, tables, progress
+            )
+        if progress:
+            print("compressing (bgzip) and indexing (tabix)...", file=sys.stderr)
+        index_path = compress_and_index(text_path, junctions_path)
+    finally:
+        text_path.unlink(missing_ok=True)
+    samples_path = out_dir / "samples.tsv"
+    write_samples_table(samples_path, numpy.random.default_rng(samples_seed), samples)
+    return GeneratedCompilation(
+        junctions_path, index_path, samples_path, sum(rows_per_chromosome.values()), rows_per_chromosome
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe the command line; defaults come from the module constants."""
+    parser = argparse.ArgumentParser(
+        prog="python -m snapthunder.synthetic",
+        description="Write a deterministic GTEx-like Snaptron compilation calibrated to the paper's chr1 counts.",
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, help="directory to write junctions.bgz(.tbi) and samples.tsv into"
+    )
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiplies every junction density (default 1: ~1.5 M rows)"
+    )
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
+    parser.add_argument(
+        "--samples", type=int, default=DEFAULT_SAMPLES, help=f"number of samples (default {DEFAULT_SAMPLES})"
+    )
+    parser.add_argument(
+        "--background-per-mb", type=float, default=DEFAULT_BACKGROUND_PER_MB,
+        help=f"junctions per Mb outside chr1:1-25,000,000 at scale 1 (default {DEFAULT_BACKGROUND_PER_MB:g})",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (shown by default on a terminal)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the generator from the command line: 0 on success, 2 for usage errors, 1 for I/O errors."""
+    parser = build_parser()
+    try:
+        arguments = parser.parse_args(argv)
+    except SystemExit as exit_request:
+        return int(exit_request.code or 0)
+    try:
+        compilation = generate(
+            arguments.out, scale=arguments.scale, seed=arguments.seed, samples=arguments.samples,
+            background_per_mb=arguments.background_per_mb,
+            progress=not arguments.quiet and sys.stderr.isatty(),
+        )
+    except InvalidParameter as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"{parser.prog}: error: cannot write the compilation: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {compilation.row_count:,} junctions to {compilation.junctions_path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

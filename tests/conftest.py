@@ -1,0 +1,91 @@
+"""Fixtures shared by the suite: real PostgreSQL shards, started once per session.
+
+The servers come from the local environment's own code (snapthunder.localenv),
+on /dev/shm when the machine has it, without fsync: throwaway and fast. The
+session ends by stopping every one of them, whatever the tests did.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import psycopg2
+import pytest
+
+from snapthunder import localenv
+from snapthunder.endpoints import Endpoints
+
+DATA = Path(__file__).parent / "data"
+
+
+def scratch_directory(prefix: str) -> Path:
+    """A new directory in /dev/shm (fast, RAM-backed) if it exists, else the system temp dir."""
+    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    path.chmod(0o755)  # the postgres OS user must reach the servers' data inside
+    return path
+
+
+@pytest.fixture(scope="session")
+def local_environment() -> Iterator[Endpoints]:
+    """Four real shards on loopback; the endpoints document is at `.extra['outputs_path']`."""
+    root = scratch_directory("snapthunder-test-")
+    outputs = root / "endpoints.json"
+    environment = localenv.up(shards=4, outputs=outputs, data_dir=root / "data", durable=False)
+    try:
+        yield environment
+    finally:
+        localenv.down(outputs)
+
+
+@pytest.fixture(scope="session")
+def outputs_path(local_environment: Endpoints) -> Path:
+    return Path(local_environment.extra["local"]["root"]).parent / "endpoints.json"
+
+
+@pytest.fixture
+def empty_shards(local_environment: Endpoints) -> Endpoints:
+    """The session's shards with no junctions, samples or load history: each test starts clean."""
+    for shard in local_environment.shards.values():
+        with psycopg2.connect(**shard.connect_arguments()) as connection, connection.cursor() as cursor:
+            cursor.execute("TRUNCATE intron, chromosome_stats, load_history, sample")
+        connection.close()
+    return local_environment
+
+
+def query_all_shards(endpoints: Endpoints, statement: str, parameters: tuple = (), as_loader: bool = False) -> dict[str, list[tuple]]:
+    """Run one statement on every shard, as the reader (or the loader); rows per shard name."""
+    results = {}
+    for name, shard in endpoints.shards.items():
+        credentials = None if as_loader else endpoints.reader
+        with psycopg2.connect(**shard.connect_arguments(credentials)) as connection:
+            with connection.cursor() as cursor:
+                cursor.execute(statement, parameters)
+                results[name] = cursor.fetchall()
+        connection.close()
+    return results
+
+
+def junction_line(snaptron_id: int, chromosome: str, start: int, end: int, samples: Iterable[tuple[int, int]]) -> str:
+    """A valid 17-column junction line (no newline) with consistent sample statistics."""
+    samples = list(samples)
+    counts = sorted(count for _, count in samples)
+    total = sum(counts)
+    middle = len(counts) // 2
+    median = counts[middle] if len(counts) % 2 else (counts[middle - 1] + counts[middle]) / 2
+    listed = "".join(f",{sid}:{count}" for sid, count in samples)
+    return "\t".join(map(str, (
+        snaptron_id, chromosome, start, end, end - start + 1, "+", 1, "GT", "AG", "aC19", "cG19",
+        listed, len(samples), total, round(total / len(samples), 3), float(median), 0,
+    )))
+
+
+def write_gzip(path: Path, lines: Iterable[str]) -> Path:
+    with gzip.open(path, "wt") as handle:
+        for line in lines:
+            handle.write(line + "\n")
+    return path

@@ -1,0 +1,297 @@
+"""The Pulumi program (infra/), run for real under Pulumi's mocks, in every shape it deploys.
+
+Each scenario runs infra/__main__.py in-process with a stack config — none at
+all, Pulumi.dev.yaml's, Pulumi.prod.yaml's, and several shard counts — and
+checks the Kubernetes objects it declares and the outputs it exports: one
+server per shard, selectors that select, no password outside a Secret, probes,
+resources and security contexts everywhere, manifests the API server's schema
+accepts, and an endpoints document that covers every chromosome once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from tests.infra_harness import CHECKED_KUBERNETES_VERSIONS, IMAGE_TYPE, Deployment, run_program, stack_config
+from snapthunder import shard_image
+from snapthunder.endpoints import Endpoints
+from snapthunder.plan import CHROMOSOMES, plan_shards
+
+SCENARIOS = {
+    "no config": {},
+    "dev": stack_config("dev"),
+    "prod": stack_config("prod"),
+    "1 shard": {"shards": "1"},
+    "4 shards": {"shards": "4"},
+    "5 shards": {"shards": "5"},
+    "per-chromosome": {"shards": "per-chromosome"},
+    "given images": {"buildImages": "false", "shardImage": "registry.example/shard:1.0",
+                     "uiImage": "registry.example/ui:1.0"},
+}
+WORKLOAD_KINDS = ("StatefulSet", "Deployment", "Job")
+
+
+@pytest.fixture(params=list(SCENARIOS), scope="module")
+def scenario(request: pytest.FixtureRequest) -> tuple[dict[str, str], Deployment]:
+    config = SCENARIOS[request.param]
+    return config, run_program(config)
+
+
+def pod_templates(deployment: Deployment) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(workload manifest, its pod template) for every StatefulSet, Deployment and Job."""
+    return [(item, item["spec"]["template"]) for kind in WORKLOAD_KINDS for item in deployment.kind(kind)]
+
+
+def containers(deployment: Deployment) -> list[tuple[str, dict[str, Any]]]:
+    return [(workload["kind"], container)
+            for workload, template in pod_templates(deployment) for container in template["spec"]["containers"]]
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(key) == value for key, value in selector.items())
+
+
+def by_name(deployment: Deployment, kind: str) -> dict[str, dict[str, Any]]:
+    return {item["metadata"]["name"]: item for item in deployment.kind(kind)}
+
+
+def test_one_statefulset_headless_service_and_secret_per_shard(scenario) -> None:
+    config, deployment = scenario
+    plan = plan_shards(config.get("shards", "2"))
+    statefulsets, services, secrets = (by_name(deployment, kind) for kind in ("StatefulSet", "Service", "Secret"))
+    assert len(statefulsets) == len(plan.shards)
+    for shard in plan.shards:
+        name = f"snapthunder-{shard}"
+        statefulset = statefulsets[name]
+        assert statefulset["spec"]["replicas"] == 1
+        assert statefulset["spec"]["serviceName"] == name
+        [claim] = statefulset["spec"]["volumeClaimTemplates"]
+        assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+        assert services[name]["spec"]["clusterIP"] == "None"
+        assert services[name]["spec"]["ports"] == [{"name": "postgres", "port": 5432, "targetPort": "postgres"}]
+        assert set(secrets[f"{name}-credentials"]["stringData"]) == {"superuser-password", "loader-password"}
+    assert set(secrets["snapthunder-reader"]["stringData"]) == {"password"}
+
+
+def test_every_selector_matches_its_pods_and_every_long_running_pod_has_a_service(scenario) -> None:
+    _, deployment = scenario
+    services = deployment.kind("Service")
+    for workload, template in pod_templates(deployment):
+        labels = template["metadata"]["labels"]
+        if workload["kind"] != "Job":
+            assert selects(workload["spec"]["selector"]["matchLabels"], labels), workload["metadata"]["name"]
+            assert sum(selects(service["spec"]["selector"], labels) for service in services) == 1
+    all_pod_labels = [template["metadata"]["labels"] for _, template in pod_templates(deployment)]
+    for service in services:
+        assert any(selects(service["spec"]["selector"], labels) for labels in all_pod_labels), \
+            service["metadata"]["name"]
+
+
+def admitted_sources(deployment: Deployment, pod_labels: dict[str, str]) -> dict[int, set[str]]:
+    """Port → the components allowed to connect to a pod (`*`: anyone), by the union of the policies selecting it."""
+    allowed: dict[int, set[str]] = {}
+    for policy in deployment.kind("NetworkPolicy"):
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        if not selects(policy["spec"]["podSelector"]["matchLabels"], pod_labels):
+            continue
+        for rule in policy["spec"].get("ingress", []):
+            sources = {"*"}
+            if "from" in rule:
+                [peer] = rule["from"]
+                assert peer["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "snapthunder"}
+                [expression] = peer["podSelector"]["matchExpressions"]
+                assert (expression["key"], expression["operator"]) == ("app.kubernetes.io/component", "In")
+                sources = set(expression["values"])
+            for port in rule["ports"]:
+                assert port["protocol"] == "TCP"
+                allowed.setdefault(port["port"], set()).update(sources)
+    return allowed
+
+
+def test_network_policies_admit_the_ui_and_loader_to_the_shards_anyone_to_the_ui_and_nothing_else(scenario) -> None:
+    _, deployment = scenario
+    expected = {"shard": {5432: {"ui", "loader"}}, "ui": {8000: {"*"}}, "loader": {}}
+    for workload, template in pod_templates(deployment):
+        labels = template["metadata"]["labels"]
+        policies = deployment.kind("NetworkPolicy")
+        assert any(selects(policy["spec"]["podSelector"]["matchLabels"], labels) for policy in policies)
+        component = labels["app.kubernetes.io/component"]
+        assert admitted_sources(deployment, labels) == expected[component], workload["metadata"]["name"]
+
+
+def test_every_container_runs_the_image_meant_for_it(scenario) -> None:
+    config, deployment = scenario
+    built = {resource.name: resource for resource in deployment.of_type(IMAGE_TYPE)}
+    if config.get("buildImages") == "false":
+        assert not built
+        expected = {"StatefulSet": config["shardImage"], "Deployment": config["uiImage"], "Job": config["uiImage"]}
+    else:
+        assert set(built) == {"postgres-shard", "ui"}
+        registry = config.get("imageRegistry")
+        references = {}
+        for name, image in built.items():
+            image_name = image.inputs["imageName"]
+            assert image.inputs["skipPush"] == (not registry)
+            assert image.inputs["build"]["dockerfile"].endswith(f"images/{name}/Dockerfile")
+            references[name] = f"{image_name.rsplit(':', 1)[0]}@sha256:" if registry else image_name
+        expected = {"StatefulSet": references["postgres-shard"],
+                    "Deployment": references["ui"], "Job": references["ui"]}
+    local_only = config.get("buildImages") != "false" and not config.get("imageRegistry")
+    for kind, container in containers(deployment):
+        assert container["image"].startswith(expected[kind]), (kind, container["image"])
+        assert container["imagePullPolicy"] == ("IfNotPresent" if local_only else "Always")
+
+
+def test_no_password_appears_outside_a_secret(scenario) -> None:
+    _, deployment = scenario
+    for kind, container in containers(deployment):
+        for variable in container.get("env", []):
+            if "PASSWORD" in variable["name"]:
+                assert "value" not in variable and "secretKeyRef" in variable["valueFrom"], variable
+    assert deployment.passwords
+    for manifest in deployment.manifests:
+        if manifest["kind"] != "Secret":
+            text = json.dumps(manifest)
+            assert not any(password in text for password in deployment.passwords), manifest["metadata"]["name"]
+
+
+def test_every_long_running_container_has_probes_and_every_container_resources(scenario) -> None:
+    _, deployment = scenario
+    for kind, container in containers(deployment):
+        if kind != "Job":
+            assert container["readinessProbe"] and container["livenessProbe"], container["name"]
+        for bound in ("requests", "limits"):
+            assert set(container["resources"][bound]) == {"cpu", "memory"}, container["name"]
+
+
+def test_every_pod_runs_restricted(scenario) -> None:
+    _, deployment = scenario
+    for workload, template in pod_templates(deployment):
+        pod = template["spec"]
+        expected_user = 999 if workload["kind"] == "StatefulSet" else 10001
+        assert pod["securityContext"] == {
+            "runAsNonRoot": True, "runAsUser": expected_user, "runAsGroup": expected_user, "fsGroup": expected_user,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+        assert pod["automountServiceAccountToken"] is False
+        for container in pod["containers"]:
+            assert container["securityContext"] == {
+                "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]},
+            }
+
+
+def test_every_manifest_validates_against_the_kubernetes_schema(scenario) -> None:
+    _, deployment = scenario
+    for manifest in deployment.manifests:
+        for version in CHECKED_KUBERNETES_VERSIONS:
+            kubernetes_validate.validate(manifest, version, strict=True)
+
+
+def test_object_names_are_unique(scenario) -> None:
+    _, deployment = scenario
+    logical = [(resource.type, resource.name) for resource in deployment.resources]
+    assert len(logical) == len(set(logical))
+    physical = [(item["kind"], item["metadata"].get("namespace"), item["metadata"]["name"])
+                for item in deployment.manifests]
+    assert len(physical) == len(set(physical))
+
+
+def test_the_outputs_are_the_endpoints_document(scenario) -> None:
+    config, deployment = scenario
+    document = deployment.outputs
+    endpoints = Endpoints.from_document(document, "stack outputs")
+    assert set(document) == {
+        "compilation", "catch_all_shard", "chromosome_shards", "reader", "shards", "api_url", "kubernetes"}
+    assert deployment.secret_outputs == {"reader", "shards"}
+    placed = [chromosome for shard in endpoints.shards.values() for chromosome in shard.chromosomes]
+    assert sorted(placed) == sorted(CHROMOSOMES) and len(placed) == len(set(placed)) == 25
+    assert document["chromosome_shards"] == {c: s for s, shard in endpoints.shards.items() for c in shard.chromosomes}
+    assert endpoints.plan() == plan_shards(config.get("shards", "2"))
+    namespace = config.get("namespace", "snapthunder")
+    services = by_name(deployment, "Service")
+    cluster = document["kubernetes"]
+    assert cluster["namespace"] == namespace
+    for name, shard in endpoints.shards.items():
+        service = cluster["shards"][name]["service"]
+        assert shard.host == f"{service}.{namespace}.svc.cluster.local" and service in services
+        assert (shard.port, shard.database, shard.user) == (5432, shard_image.DATABASE, shard_image.LOADER_ROLE)
+    assert endpoints.reader.user == shard_image.READER_ROLE
+    ui_service = services[cluster["ui"]["service"]]
+    assert cluster["ui"]["port"] == ui_service["spec"]["ports"][0]["port"]
+    assert document["api_url"] == f"http://{ui_service['metadata']['name']}.{namespace}.svc.cluster.local:80"
+
+
+def test_the_api_gets_the_document_as_the_reader_and_the_load_job_as_the_loader(scenario) -> None:
+    config, deployment = scenario
+    secrets = by_name(deployment, "Secret")
+    document = deployment.outputs
+    as_reader = json.loads(secrets["snapthunder-ui-endpoints"]["stringData"]["endpoints.json"])
+    assert as_reader == Endpoints.from_document(document, "outputs").for_reader().to_document()
+    loader_passwords = {shard["password"] for shard in document["shards"].values()}
+    assert not loader_passwords & {shard["password"] for shard in as_reader["shards"].values()}
+    [ui] = deployment.kind("Deployment")
+    [container] = ui["spec"]["template"]["spec"]["containers"]
+    assert {"name": "SNAPTHUNDER_ENDPOINTS", "value": "/etc/snapthunder/endpoints.json"} in container["env"]
+    jobs = deployment.kind("Job")
+    if not config.get("loadUrl"):
+        assert not jobs
+        return
+    [job] = jobs
+    [loader] = job["spec"]["template"]["spec"]["containers"]
+    assert loader["command"] == [
+        "python", "-m", "loaders", config["loadUrl"], "--outputs", "/etc/snapthunder/endpoints.json"]
+    assert json.loads(secrets["snapthunder-load-endpoints"]["stringData"]["endpoints.json"]) == document
+
+
+def test_the_ui_service_type_and_source_ranges(scenario) -> None:
+    config, deployment = scenario
+    spec = by_name(deployment, "Service")["snapthunder-ui"]["spec"]
+    assert spec["type"] == config.get("uiServiceType", "ClusterIP")
+    expected_ranges = json.loads(config["uiSourceRanges"]) if "uiSourceRanges" in config else None
+    assert spec.get("loadBalancerSourceRanges") == expected_ranges
+    [ui] = deployment.kind("Deployment")
+    assert ui["spec"]["replicas"] == int(config.get("uiReplicas", "1"))
+
+
+def test_volumes_are_kept_unless_told_otherwise(scenario) -> None:
+    config, deployment = scenario
+    policy = "Delete" if config.get("deleteVolumesOnDestroy") == "true" else "Retain"
+    for statefulset in deployment.kind("StatefulSet"):
+        retention = statefulset["spec"]["persistentVolumeClaimRetentionPolicy"]
+        assert retention == {"whenDeleted": policy, "whenScaled": policy}
+        [claim] = statefulset["spec"]["volumeClaimTemplates"]
+        assert claim["spec"]["resources"]["requests"]["storage"] == config.get("storageSize", "10Gi")
+        assert claim["spec"].get("storageClassName") == config.get("storageClass")
+
+
+def test_the_namespace_enforces_the_restricted_pod_security_standard(scenario) -> None:
+    config, deployment = scenario
+    [namespace] = deployment.kind("Namespace")
+    assert namespace["metadata"]["name"] == config.get("namespace", "snapthunder")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert {item["metadata"]["namespace"] for item in deployment.manifests if item["kind"] != "Namespace"} == {
+        namespace["metadata"]["name"]}
+
+
+def test_an_existing_namespace_is_used_as_it_is() -> None:
+    deployment = run_program({"createNamespace": "false", "namespace": "team-genomics"})
+    assert not deployment.kind("Namespace")
+    assert {item["metadata"]["namespace"] for item in deployment.manifests} == {"team-genomics"}
+
+
+@pytest.mark.parametrize(("limit", "expected"), [
+    ("2Gi", ["shared_buffers=512MB", "effective_cache_size=1536MB", "maintenance_work_mem=256MB", "work_mem=6MB"]),
+    ("4Gi", ["shared_buffers=1024MB", "effective_cache_size=3072MB", "maintenance_work_mem=512MB", "work_mem=12MB"]),
+    ("64Gi", ["shared_buffers=16384MB", "effective_cache_size=49152MB", "maintenance_work_mem=2048MB",
+              "work_mem=235MB"]),
+])
+def test_server_memory_follows_the_memory_limit(limit: str, expected: list[str]) -> None:
+    deployment = run_program({"shardMemoryRequest": limit, "shardMemoryLimit": limit})
+    for statefulset in deployment.kind("StatefulSet"):
+        [container] = statefulset["spec"]["template"]["spec"]["containers"]
+        assert container["args"] == ["postgres", *(part for setting in expected for part in ("-c", setting))]
+        assert container["resources"]["limits"]["memory"] == limit

@@ -1,0 +1,130 @@
+"""The two Dockerfiles, read as text (no Docker engine here), against what they promise.
+
+The shard image must copy exactly the files the local environment runs
+(snapthunder/shard_image.py's SQL, init scripts and server settings) to the
+paths the contract names; the UI image must carry the shared package, the
+loader, the bench and the app, as a non-root user. The program tags a built
+image by a digest of exactly those files.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from snapthunder import shard_image
+from tests.infra_harness import IMAGE_TYPE, REPOSITORY_ROOT, program_module, run_program
+
+images = program_module("images")
+INITDB_DIRECTORY = "/docker-entrypoint-initdb.d"
+
+
+def image_paths(dockerfile: Path) -> dict[Path, str]:
+    """Each file in the build context → where the Dockerfile's COPY puts it in the image."""
+    placed = {}
+    for instruction in images.copy_instructions(dockerfile):
+        for source in instruction.sources:
+            for match in REPOSITORY_ROOT.glob(source.rstrip("/")):
+                if match.is_dir():
+                    for path in filter(Path.is_file, match.rglob("*")):
+                        placed[path] = str(PurePosixPath(instruction.destination) / path.relative_to(match))
+                elif instruction.destination.endswith("/"):
+                    placed[match] = instruction.destination + match.name
+                else:
+                    placed[match] = instruction.destination
+    return placed
+
+
+def instructions(dockerfile: Path, keyword: str) -> list[str]:
+    text = dockerfile.read_text().replace("\\\n", " ")
+    return [line.split(maxsplit=1)[1] for line in text.splitlines() if line.split(maxsplit=1)[:1] == [keyword]]
+
+
+def test_the_shard_image_copies_exactly_what_the_local_environment_runs() -> None:
+    expected = {path: f"{shard_image.IMAGE_SQL_DIR}/{path.name}" for path in shard_image.SQL_DIR.glob("*.sql")}
+    expected.update({path: f"{INITDB_DIRECTORY}/{path.name}" for path in shard_image.INIT_DIR.glob("*.sh")})
+    expected[shard_image.SERVER_SETTINGS] = shard_image.IMAGE_SERVER_SETTINGS
+    assert shard_image.INIT_SCRIPT in expected
+    assert image_paths(images.SHARD_DOCKERFILE) == expected
+    assert images.copied_files(images.SHARD_DOCKERFILE) == sorted(expected)
+
+
+def test_the_init_scripts_point_at_the_paths_the_image_uses() -> None:
+    assert f"'{shard_image.IMAGE_SERVER_SETTINGS}'" in (shard_image.INIT_DIR / "00-settings.sh").read_text()
+    assert f"${{SNAPTHUNDER_SQL_DIR:-{shard_image.IMAGE_SQL_DIR}}}" in shard_image.INIT_SCRIPT.read_text()
+
+
+def test_the_shard_image_is_the_pinned_postgres_major_run_as_postgres_with_a_healthcheck() -> None:
+    dockerfile = images.SHARD_DOCKERFILE
+    assert instructions(dockerfile, "FROM") == [f"postgres:{shard_image.POSTGRES_MAJOR}-bookworm"]
+    assert instructions(dockerfile, "USER") == ["postgres"]
+    [healthcheck] = instructions(dockerfile, "HEALTHCHECK")
+    assert "pg_isready" in healthcheck and f"--port={shard_image.PORT}" in healthcheck
+    assert not instructions(dockerfile, "VOLUME") and not instructions(dockerfile, "RUN"), "no data is baked in"
+
+
+def test_the_ui_image_carries_the_package_the_loader_the_bench_and_the_app() -> None:
+    dockerfile = images.UI_DOCKERFILE
+    assert instructions(dockerfile, "FROM") == ["python:3.11-slim-bookworm"]
+    copies = {(instruction.sources, instruction.destination) for instruction in images.copy_instructions(dockerfile)}
+    assert copies == {
+        (("images/ui/requirements.txt",), "/app/images/ui/requirements.txt"),
+        (("snapthunder/",), "/app/snapthunder/"), (("loaders/",), "/app/loaders/"),
+        (("bench/",), "/app/bench/"), (("images/ui/",), "/app/images/ui/"),
+    }
+    assert any("pip install" in run and "requirements.txt" in run for run in instructions(dockerfile, "RUN"))
+    assert "PYTHONPATH=/app:/app/images/ui" in " ".join(instructions(dockerfile, "ENV"))
+    assert instructions(dockerfile, "USER") == ["10001:10001"]
+    assert instructions(dockerfile, "EXPOSE") == ["8000"]
+    assert instructions(dockerfile, "CMD") == [
+        '["gunicorn", "--config", "/app/images/ui/gunicorn.conf.py", "snapthunder_api:create_app()"]']
+    assert instructions(dockerfile, "HEALTHCHECK")
+
+
+def test_the_dockerignore_lets_every_copied_source_through() -> None:
+    kept = re.findall(r"^!(\S+?)/?$", (REPOSITORY_ROOT / ".dockerignore").read_text(), re.MULTILINE)
+    for dockerfile in (images.SHARD_DOCKERFILE, images.UI_DOCKERFILE):
+        for instruction in images.copy_instructions(dockerfile):
+            for source in instruction.sources:
+                assert source.split("/")[0] in kept, source
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    """A copy of the shard image's build context, to edit."""
+    shutil.copytree(REPOSITORY_ROOT / "images" / "postgres-shard", tmp_path / "images" / "postgres-shard")
+    (tmp_path / "README.md").write_text("not copied by the image\n")
+    return tmp_path
+
+
+def test_the_content_tag_changes_with_a_copied_file_only(context: Path) -> None:
+    dockerfile = context / "images" / "postgres-shard" / "Dockerfile"
+    tag = images.content_tag(dockerfile, context)
+    assert re.fullmatch(r"src-[0-9a-f]{12}", tag)
+    (context / "README.md").write_text("edited\n")
+    pycache = context / "images" / "postgres-shard" / "sql" / "__pycache__"
+    pycache.mkdir()
+    (pycache / "x.pyc").write_bytes(b"\0")
+    assert images.content_tag(dockerfile, context) == tag
+    with (context / "images" / "postgres-shard" / "sql" / "02-schema.sql").open("a") as schema:
+        schema.write("-- a change\n")
+    assert images.content_tag(dockerfile, context) != tag
+
+
+def test_built_images_are_local_tags_without_a_registry_and_pinned_digests_with_one() -> None:
+    local = {resource.name: resource.inputs for resource in run_program().of_type(IMAGE_TYPE)}
+    shard_tag = images.content_tag(images.SHARD_DOCKERFILE)
+    assert local["postgres-shard"]["imageName"] == f"snapthunder/postgres-shard:{shard_tag}"
+    assert local["ui"]["imageName"] == f"snapthunder/ui:{images.content_tag(images.UI_DOCKERFILE)}"
+    assert all(inputs["skipPush"] for inputs in local.values())
+    pushed = run_program({"imageRegistry": "registry.example:5000/", "imageTag": "1.2.0",
+                          "imagePlatform": "linux/arm64"})
+    inputs = {resource.name: resource.inputs for resource in pushed.of_type(IMAGE_TYPE)}
+    assert inputs["postgres-shard"]["imageName"] == "registry.example:5000/snapthunder/postgres-shard:1.2.0"
+    assert not inputs["ui"]["skipPush"] and inputs["ui"]["build"]["platform"] == "linux/arm64"
+    [statefulset, *_] = pushed.kind("StatefulSet")
+    image = statefulset["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.startswith("registry.example:5000/snapthunder/postgres-shard@sha256:")

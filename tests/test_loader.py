@@ -1,0 +1,224 @@
+"""The loader against real shards: routing, rejects, atomic and idempotent loads, metadata."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from loaders.cli import main
+from loaders.pipeline import load_junctions
+from loaders.shard_writer import ShardLoadError
+from snapthunder.plan import CHROMOSOMES
+from tests.conftest import DATA, junction_line, query_all_shards, write_gzip
+
+CHROMOSOME_SAMPLE = ["chr1", "chr10", "chr1_KI270706v1_random", "chr2", "chr21", "chrM", "chrUn_GL000220v1", "chrX"]
+
+
+def junction_lines(chromosomes=CHROMOSOME_SAMPLE, per_chromosome=50, first_id=0):
+    """Sorted, valid lines: `per_chromosome` junctions on each of `chromosomes`."""
+    snaptron_id = first_id
+    for chromosome in sorted(chromosomes):
+        for index in range(per_chromosome):
+            start = 1000 + index * 500
+            yield junction_line(snaptron_id, chromosome, start, start + 100 + index,
+                                ((sid, sid % 5 + 1) for sid in range(index % 7 + 1)))
+            snaptron_id += 1
+
+
+def rows_by_chromosome(endpoints) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for rows in query_all_shards(endpoints, "SELECT chromosome, count(*) FROM intron GROUP BY chromosome").values():
+        for chromosome, count in rows:
+            counts[chromosome] = counts.get(chromosome, 0) + count
+    return counts
+
+
+def test_rows_land_on_their_planned_shard_exactly_as_written(empty_shards, tmp_path):
+    lines = list(junction_lines())
+    summary = load_junctions(str(write_gzip(tmp_path / "j.gz", lines)), empty_shards, tmp_path / "rejects.tsv")
+    assert summary.rows_loaded == len(lines) and summary.rejected == 0
+    plan = empty_shards.plan()
+    stored = query_all_shards(empty_shards, "SELECT chromosome FROM intron")
+    for shard, rows in stored.items():
+        assert all(plan.shard_for(chromosome) == shard for (chromosome,) in rows)
+    copied = []
+    for shard in empty_shards.shards.values():
+        with psycopg2.connect(**shard.connect_arguments()) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM intron")
+            copied += ["\t".join(_snaptron_text(value) for value in row) for row in cursor.fetchall()]
+        connection.close()
+    assert sorted(copied) == sorted(lines)
+
+
+def _snaptron_text(value) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def test_bad_lines_go_to_the_rejects_file_with_line_number_and_reason(empty_shards, tmp_path):
+    good = (DATA / "junctions_good.tsv").read_text().splitlines()
+    bad = (DATA / "junctions_bad.tsv").read_bytes().split(b"\n")[:-1]
+    source = tmp_path / "mixed.tsv"
+    source.write_bytes(b"\n".join([line.encode() for line in good] + bad) + b"\n")
+    rejects = tmp_path / "rejects.tsv"
+    assert main([str(source), "--outputs", str(_outputs(empty_shards)), "--rejects", str(rejects), "--quiet"]) == 0
+    assert sum(rows_by_chromosome(empty_shards).values()) == len(good)
+    rows = rejects.read_bytes().split(b"\n")[1:-1]
+    assert [int(row.split(b"\t")[0]) for row in rows] == list(range(len(good) + 1, len(good) + len(bad) + 1))
+    expected = [line.split("\t", 1)[1] for line in (DATA / "junctions_bad.reasons").read_text().splitlines()]
+    assert [row.split(b"\t")[1].decode() for row in rows] == expected
+    assert [row.split(b"\t", 2)[2] for row in rows] == bad
+
+
+def test_loading_the_same_file_twice_leaves_one_copy_of_each_row(empty_shards, tmp_path):
+    source = str(write_gzip(tmp_path / "j.gz", junction_lines()))
+    first = load_junctions(source, empty_shards)
+    second = load_junctions(source, empty_shards)
+    assert first.rows_per_shard == second.rows_per_shard
+    assert rows_by_chromosome(empty_shards) == {chromosome: 50 for chromosome in CHROMOSOME_SAMPLE}
+
+
+def test_a_load_replaces_the_chromosomes_it_carries_and_keeps_the_others(empty_shards, tmp_path):
+    load_junctions(str(write_gzip(tmp_path / "all.gz", junction_lines())), empty_shards)
+    load_junctions(str(write_gzip(tmp_path / "chr1.gz", junction_lines(["chr1", "chr2"], 20, 10_000))), empty_shards)
+    expected = {chromosome: 50 for chromosome in CHROMOSOME_SAMPLE} | {"chr1": 20, "chr2": 20}
+    assert rows_by_chromosome(empty_shards) == expected
+
+
+def test_after_a_load_the_metadata_statistics_and_visibility_map_are_current(empty_shards, tmp_path):
+    load_junctions(str(write_gzip(tmp_path / "j.gz", junction_lines())), empty_shards)
+    stats = query_all_shards(empty_shards, "SELECT chromosome, row_count, max_length FROM chromosome_stats")
+    merged = {chromosome: (rows, longest) for rows_of_shard in stats.values() for chromosome, rows, longest in rows_of_shard}
+    assert merged == {chromosome: (50, 100 + 49 + 1) for chromosome in CHROMOSOME_SAMPLE}
+    shard = empty_shards.plan().shard_for("chr1")
+    meta = query_all_shards(empty_shards, "SELECT key, value FROM shard_metadata")[shard]
+    assert dict(meta)["compilation"] == empty_shards.compilation and dict(meta)["schema_version"] == "1"
+    history = query_all_shards(empty_shards, "SELECT source, rows_loaded FROM load_history")[shard]
+    on_shard = 50 * sum(empty_shards.plan().shard_for(chromosome) == shard for chromosome in CHROMOSOME_SAMPLE)
+    assert history == [(str(tmp_path / "j.gz"), on_shard)]
+    analyzed = query_all_shards(empty_shards, "SELECT relallvisible > 0, reltuples FROM pg_class WHERE relname = 'intron'")
+    assert analyzed[shard] == [(True, float(on_shard))]
+
+
+def test_a_duplicate_id_fails_the_load_naming_the_shard_and_changes_nothing(empty_shards, tmp_path):
+    load_junctions(str(write_gzip(tmp_path / "first.gz", junction_lines())), empty_shards)
+    before = rows_by_chromosome(empty_shards)
+    lines = list(junction_lines(["chr1", "chr2"], 10, 500))
+    lines[5] = lines[5].replace("505\t", "500\t", 1)
+    with pytest.raises(ShardLoadError, match=r"shard-\d \(chr1.*duplicate snaptron_id: Key \(snaptron_id\)=\(500\) is duplicated"):
+        load_junctions(str(write_gzip(tmp_path / "dup.gz", lines)), empty_shards)
+    assert rows_by_chromosome(empty_shards) == before
+
+
+def test_a_load_killed_midway_leaves_each_shard_as_before_and_a_rerun_completes(empty_shards, tmp_path):
+    load_junctions(str(write_gzip(tmp_path / "first.gz", junction_lines())), empty_shards)
+    before = rows_by_chromosome(empty_shards)
+    outputs = _outputs(empty_shards)
+    loader = subprocess.Popen([sys.executable, "-m", "loaders", "-", "--outputs", str(outputs), "--quiet"],
+                              stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = list(junction_lines(list(CHROMOSOMES), 2000, 100_000))
+    try:
+        loader.stdin.write(("\n".join(lines[: len(lines) // 2]) + "\n").encode())
+        loader.stdin.flush()
+        _wait_for_copy_in_progress(empty_shards)
+    finally:
+        loader.send_signal(signal.SIGKILL)
+        loader.wait()
+    assert rows_by_chromosome(empty_shards) == before
+    complete = write_gzip(tmp_path / "full.gz", lines)
+    assert main([str(complete), "--outputs", str(outputs), "--quiet"]) == 0
+    assert rows_by_chromosome(empty_shards) == before | {chromosome: 2000 for chromosome in CHROMOSOMES}
+
+
+def _wait_for_copy_in_progress(endpoints, timeout=30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        active = query_all_shards(endpoints, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY intron_staging%%'",
+                                  as_loader=True)
+        if any(rows[0][0] for rows in active.values()):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the loader never started its COPY")
+
+
+def test_a_second_concurrent_load_is_refused_with_a_clear_message(empty_shards, tmp_path):
+    shard = empty_shards.shards[empty_shards.plan().shard_for("chr1")]
+    holder = psycopg2.connect(**shard.connect_arguments())
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT begin_intron_load()")
+        with pytest.raises(ShardLoadError, match="another load is running on this shard"):
+            load_junctions(str(write_gzip(tmp_path / "j.gz", junction_lines(["chr1"], 5))), empty_shards)
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_samples_tsv_is_loaded_into_every_shard_and_bad_lines_rejected(empty_shards, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    samples = tmp_path / "samples.tsv"
+    samples.write_text("rail_id\tsample_id\tsmts\n0\tGTEX-1\tLung\n1\tGTEX-2\tBrain\\Cortex\nx\tbad\tline\n2\tshort\n")
+    junctions = write_gzip(tmp_path / "j.gz", junction_lines(["chr1"], 3))
+    rejects = tmp_path / "rejects.tsv"
+    assert main([str(junctions), "--outputs", str(_outputs(empty_shards)), "--samples", str(samples),
+                 "--rejects", str(rejects), "--quiet"]) == 0
+    stored = query_all_shards(empty_shards, "SELECT rail_id, line FROM sample ORDER BY rail_id")
+    assert all(rows == [(0, "0\tGTEX-1\tLung"), (1, "1\tGTEX-2\tBrain\\Cortex")] for rows in stored.values())
+    header = query_all_shards(empty_shards, "SELECT value FROM shard_metadata WHERE key = 'samples_header'")
+    assert all(rows == [("rail_id\tsample_id\tsmts",)] for rows in header.values())
+    rejected = (tmp_path / "samples.tsv.rejects.tsv").read_text().splitlines()[1:]
+    assert [row.split("\t")[0] for row in rejected] == ["4", "5"]
+
+
+def test_plain_text_from_stdin_is_loaded(empty_shards, tmp_path):
+    lines = list(junction_lines(["chr3"], 7))
+    result = subprocess.run([sys.executable, "-m", "loaders", "-", "--outputs", str(_outputs(empty_shards)), "--quiet"],
+                            input="\n".join(lines) + "\n", capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "loaded 7 junctions" in result.stdout
+    assert rows_by_chromosome(empty_shards) == {"chr3": 7}
+
+
+@pytest.mark.parametrize("arguments, code, message", [
+    (["missing.bgz", "--outputs", "{outputs}"], 1, "missing.bgz: cannot open: No such file or directory"),
+    (["{data}", "--outputs", "nowhere.json"], 1, "nowhere.json: no endpoints document here"),
+    (["{data}"], 2, "one of the arguments --outputs --stack is required"),
+    (["{data}", "--outputs", "{outputs}", "--jobs", "0"], 2, "--jobs: must be at least 1"),
+    (["{data}", "--stack", "dev"], 1, "--stack dev needs the Pulumi CLI"),
+    (["{data}", "--outputs", "{outputs}", "--port-forward"], 2, "--port-forward goes with --stack"),
+])
+def test_command_line_errors_are_one_line_with_the_right_exit_code(local_environment, tmp_path, arguments, code, message):
+    values = {"outputs": str(_outputs(local_environment)), "data": str(DATA / "junctions_good.tsv")}
+    command = [sys.executable, "-m", "loaders", *(argument.format(**values) for argument in arguments)]
+    environment = dict(os.environ, PATH=os.path.dirname(sys.executable))
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=environment)
+    assert result.returncode == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_shard_is_named(local_environment, tmp_path):
+    document = local_environment.to_document()
+    victim = local_environment.plan().shard_for("chr1")
+    document["shards"][victim]["port"] = _closed_port()
+    broken = tmp_path / "broken.json"
+    broken.write_text(__import__("json").dumps(document))
+    result = subprocess.run([sys.executable, "-m", "loaders", str(DATA / "junctions_good.tsv"), "--outputs", str(broken),
+                             "--quiet"], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"error: {victim} (" in result.stderr and "Connection refused" in result.stderr
+
+
+def _closed_port() -> int:
+    from snapthunder.postgres_server import free_port
+    return free_port()
+
+
+def _outputs(endpoints) -> Path:
+    return Path(endpoints.extra["local"]["root"]).parent / "endpoints.json"

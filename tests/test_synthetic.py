@@ -1,0 +1,206 @@
+"""Tests of the synthetic compilation generator on real files: format, determinism, BGZF, calibration."""
+
+import gzip
+import re
+import statistics
+
+import pysam
+import pytest
+
+from snapthunder import junctions, synthetic
+
+SMALL_SCALE = 0.02
+TINY_SCALE = 0.005
+DECIMAL_TEXT = re.compile(r"^\d+\.(0|\d{0,2}[1-9])$")
+PAPER_WINDOWS = [point.window_end for point in synthetic.PAPER_CHR1_COUNTS[1:]]
+INTERPOLATED_WINDOWS = [7_500_000, 12_500_000, 17_500_000, 22_500_000]
+
+
+def read_rows(path):
+    """Split every line of a junctions.bgz into its fields."""
+    with gzip.open(path, "rt") as handle:
+        return [line.rstrip("\n").split("\t") for line in handle]
+
+
+def decompressed(path):
+    """The junction file's content, whatever its BGZF block boundaries."""
+    with gzip.open(path, "rb") as handle:
+        return handle.read()
+
+
+def parse_samples(text):
+    """Turn `,sid:count,...` into [(sid, count)]; the leading comma is mandatory."""
+    assert text.startswith(",")
+    return [tuple(int(part) for part in entry.split(":")) for entry in text[1:].split(",")]
+
+
+def read_summaries(path):
+    """(chromosome, start, end, samples_count) of every line, without keeping the wide columns."""
+    with gzip.open(path, "rt") as handle:
+        return [summary(line.split("\t", 13)) for line in handle]
+
+
+def summary(row):
+    return row[1], int(row[2]), int(row[3]), int(row[12])
+
+
+def chr1_counts(summaries, window_end):
+    """The paper's simple and filter counts: start <= E AND end <= E, and samples_count >= 100."""
+    window = [
+        samples_count for chromosome, start, end, samples_count in summaries
+        if chromosome == "chr1" and start <= window_end and end <= window_end
+    ]
+    return len(window), sum(1 for samples_count in window if samples_count >= synthetic.FILTER_MINIMUM_SAMPLES)
+
+
+@pytest.fixture(scope="module")
+def small_compilation(tmp_path_factory):
+    compilation = synthetic.generate(tmp_path_factory.mktemp("small"), scale=SMALL_SCALE)
+    return compilation, read_rows(compilation.junctions_path)
+
+
+def test_same_seed_gives_identical_files_and_progress_does_not_change_them(tmp_path):
+    first = synthetic.generate(tmp_path / "first", scale=TINY_SCALE, seed=7)
+    second = synthetic.generate(tmp_path / "second", scale=TINY_SCALE, seed=7, progress=True)
+    assert decompressed(first.junctions_path) == decompressed(second.junctions_path)
+    assert first.samples_path.read_bytes() == second.samples_path.read_bytes()
+    assert first.rows_per_chromosome == second.rows_per_chromosome
+
+
+def test_different_seed_gives_different_junctions(tmp_path):
+    first = synthetic.generate(tmp_path / "first", scale=TINY_SCALE, seed=7)
+    other = synthetic.generate(tmp_path / "other", scale=TINY_SCALE, seed=8)
+    assert decompressed(first.junctions_path) != decompressed(other.junctions_path)
+
+
+def test_every_row_is_a_consistent_snaptron_junction(small_compilation):
+    compilation, rows = small_compilation
+    for row in rows:
+        assert len(row) == 17
+        assert junctions.check("\t".join(row).encode()) == row[1].encode()
+        start, end, length = int(row[2]), int(row[3]), int(row[4])
+        assert 1 <= start <= end <= synthetic.GRCH38_SEQUENCE_LENGTHS[row[1]]
+        assert length == end - start + 1
+        assert row[5] in {"+", "-", "?"} and row[6] in {"0", "1"}
+        entries = parse_samples(row[11])
+        counts = [count for _, count in entries]
+        assert len({sid for sid, _ in entries}) == len(entries) == int(row[12])
+        assert min(counts) >= 1 and sum(counts) == int(row[13])
+        assert DECIMAL_TEXT.match(row[14]) and DECIMAL_TEXT.match(row[15])
+        assert float(row[14]) == pytest.approx(sum(counts) / len(counts), abs=0.0005 + 1e-9)
+        assert float(row[15]) == statistics.median(counts)
+        assert row[16] == str(synthetic.SOURCE_DATASET_ID)
+
+
+def test_rows_are_sorted_by_text_chromosome_then_start_then_end_with_unique_ids(small_compilation):
+    compilation, rows = small_compilation
+    keys = [(row[1], int(row[2]), int(row[3])) for row in rows]
+    assert keys == sorted(keys)
+    assert len(set(keys)) == len(keys)
+    assert len({row[0] for row in rows}) == len(rows) == compilation.row_count
+
+
+def test_every_sequence_has_rows_and_the_reported_counts_match(small_compilation):
+    compilation, rows = small_compilation
+    file_counts = {}
+    for row in rows:
+        file_counts[row[1]] = file_counts.get(row[1], 0) + 1
+    assert file_counts == compilation.rows_per_chromosome
+    assert set(file_counts) == set(synthetic.GRCH38_SEQUENCE_LENGTHS)
+
+
+def test_every_sample_id_is_described_in_samples_tsv(small_compilation):
+    compilation, rows = small_compilation
+    lines = compilation.samples_path.read_text().splitlines()
+    assert lines[0].split("\t")[0] == "rail_id"
+    rail_ids = [int(line.split("\t")[0]) for line in lines[1:]]
+    assert rail_ids == list(range(synthetic.DEFAULT_SAMPLES))
+    assert all(len(line.split("\t")) == len(synthetic.SAMPLES_HEADER) for line in lines)
+    used = {sid for row in rows for sid, _ in parse_samples(row[11])}
+    assert used <= set(rail_ids)
+
+
+def test_tabix_region_query_returns_the_rows_a_scan_finds(small_compilation):
+    compilation, rows = small_compilation
+    region_start, region_end = 1_000_001, 1_400_000
+    expected = [
+        "\t".join(row) for row in rows
+        if row[1] == "chr1" and int(row[3]) >= region_start and int(row[2]) <= region_end
+    ]
+    with pysam.TabixFile(str(compilation.junctions_path)) as tabix:
+        fetched = list(tabix.fetch("chr1", region_start - 1, region_end))
+        mitochondrial = list(tabix.fetch("chrM"))
+    assert expected and fetched == expected
+    assert len(mitochondrial) == compilation.rows_per_chromosome["chrM"]
+
+
+def test_small_scale_matches_the_paper_counts_times_scale(small_compilation):
+    _, rows = small_compilation
+    for window_end in PAPER_WINDOWS + INTERPOLATED_WINDOWS:
+        simple, filtered = chr1_counts([summary(row) for row in rows], window_end)
+        expected_simple, expected_filtered = synthetic.expected_chr1_counts(window_end, SMALL_SCALE)
+        assert simple == pytest.approx(expected_simple, rel=0.10)
+        assert filtered == pytest.approx(expected_filtered, rel=0.10, abs=3)
+
+
+def test_columns_look_like_gtex(small_compilation):
+    _, rows = small_compilation
+    lengths = [int(row[4]) for row in rows]
+    assert max(lengths) < 1_000_000
+    assert sum(100 <= length <= 10_000 for length in lengths) / len(rows) > 0.8
+    annotated = [row for row in rows if row[6] == "1"]
+    assert 0.25 < len(annotated) / len(rows) < 0.35
+    assert all(row[9] != "0" and row[10] != "0" for row in annotated)
+    assert 0.45 < sum(row[5] == "+" for row in rows) / len(rows) < 0.55
+    assert 0.05 < sum(row[7].islower() for row in rows) / len(rows) < 0.15
+    assert 0.03 < sum(int(row[12]) >= 100 for row in rows) / len(rows) < 0.04
+    sample_lists = [[sid for sid, _ in parse_samples(row[11])] for row in rows if int(row[12]) > 5]
+    assert any(sids == sorted(sids) for sids in sample_lists)
+    assert any(sids != sorted(sids) for sids in sample_lists)
+    starts = [(row[1], row[2]) for row in rows]
+    assert len(set(starts)) < len(starts)
+
+
+def test_few_samples_still_give_distinct_valid_sample_ids(tmp_path):
+    compilation = synthetic.generate(tmp_path, scale=TINY_SCALE, samples=50)
+    for row in read_rows(compilation.junctions_path):
+        sids = [sid for sid, _ in parse_samples(row[11])]
+        assert len(set(sids)) == len(sids) <= 50
+        assert all(0 <= sid < 50 for sid in sids)
+
+
+def test_command_line_writes_the_files(tmp_path):
+    assert synthetic.main(["--out", str(tmp_path), "--scale", "0.002", "--seed", "3", "--quiet"]) == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["junctions.bgz", "junctions.bgz.tbi", "samples.tsv"]
+
+
+def test_command_line_without_out_is_a_usage_error():
+    assert synthetic.main(["--scale", "0.002"]) == 2
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["--scale", "0"], ["--scale", "many"], ["--samples", "0"], ["--seed", "-1"], ["--background-per-mb", "-5"]],
+)
+def test_command_line_bad_values_are_usage_errors(tmp_path, arguments):
+    assert synthetic.main(["--out", str(tmp_path), *arguments]) == 2
+
+
+def test_command_line_io_error_exits_1(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert synthetic.main(["--out", str(blocker), "--scale", "0.002", "--quiet"]) == 1
+
+
+@pytest.mark.slow
+def test_full_scale_matches_the_paper(tmp_path):
+    compilation = synthetic.generate(tmp_path, scale=1.0)
+    summaries = read_summaries(compilation.junctions_path)
+    assert 1_300_000 <= compilation.row_count == len(summaries) <= 1_800_000
+    for point in synthetic.PAPER_CHR1_COUNTS[1:]:
+        simple, filtered = chr1_counts(summaries, point.window_end)
+        assert simple == pytest.approx(point.simple_rows, rel=0.05)
+        assert filtered == pytest.approx(point.filter_rows, rel=0.10)
+    samples_counts = [samples_count for *_, samples_count in summaries]
+    assert 0.03 < sum(count >= 100 for count in samples_counts) / len(summaries) < 0.04
+    assert any(count >= 0.9 * synthetic.DEFAULT_SAMPLES for count in samples_counts)
