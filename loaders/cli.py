@@ -35,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
                         help="where bad junction lines go, with line number and reason (default: ./FILE.rejects.tsv; "
                              "bad samples lines go to ./SAMPLES.rejects.tsv)")
     result.add_argument("--jobs", type=_positive, metavar="N",
-                        help="shards building indexes at once after the data is in (default: CPUs, at most shards)")
+                        help="worker processes checking lines (default: one per CPU)")
     result.add_argument("--quiet", action="store_true", help="no progress bar")
     result.add_argument("--debug", action="store_true", help="show tracebacks")
     return result

@@ -1,31 +1,39 @@
 """The junction load: read → check → route → COPY, with rejects and progress.
 
-The file is read once, as a stream; each good line goes to the writer of its
+The file is read once, as a stream of ~1 MB blocks of whole lines. Blocks are
+checked by `jobs` worker processes (checking is the loader's CPU cost; the
+workers let it use every core while the shards parse their COPY streams), in
+a bounded window so memory does not grow with the file, and their results
+are taken back in file order. Each run of good lines goes to the writer of its
 shard (created when the shard's first line arrives, so a shard the file does
-not touch is left alone). Bad lines go to the rejects file with their line
-number and reason and never stop the load. When the input ends, every shard
-builds its indexes (at most `jobs` at once: index builds are CPU-bound) and
-only when all are ready is each committed; any failure rolls every shard back.
+not touch is left alone); bad lines go to the rejects file with their line
+number and reason and never stop the load. When the input ends every shard
+builds its indexes, and only when all are ready is each committed: any
+failure rolls every shard back.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
+import multiprocessing
 import os
-import threading
 import time
 import zlib
+from multiprocessing.pool import Pool
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from tqdm import tqdm
 
-from loaders.shard_writer import ShardLoadError, ShardWriter
+from loaders.shard_writer import ShardWriter
 from loaders.source import Source, SourceError
 from snapthunder.endpoints import Endpoints
-from snapthunder.junctions import BadLine, check
+from snapthunder.junctions import CheckedBlock, check_block
 
-PROGRESS_EVERY_LINES = 16384
+BLOCK_BYTES = 1 << 20
+BLOCKS_IN_FLIGHT_PER_JOB = 3
 
 
 @dataclasses.dataclass
@@ -70,6 +78,10 @@ def default_rejects_path(source: str) -> Path:
     return Path(f"{name}.rejects.tsv")
 
 
+def default_jobs() -> int:
+    return os.cpu_count() or 1
+
+
 def load_junctions(
     source_name: str,
     endpoints: Endpoints,
@@ -81,7 +93,6 @@ def load_junctions(
     started = time.monotonic()
     summary = LoadSummary(source_name)
     plan = endpoints.plan()
-    index_slots = threading.Semaphore(jobs or min(len(endpoints.shards), os.cpu_count() or 1))
     writers: dict[str, ShardWriter] = {}
     route: dict[bytes, ShardWriter] = {}
     rejects = RejectsFile(rejects_path or default_rejects_path(source_name))
@@ -89,33 +100,21 @@ def load_junctions(
     def writer_for(chromosome: bytes) -> ShardWriter:
         name = plan.shard_for(chromosome.decode())
         if name not in writers:
-            writers[name] = ShardWriter(endpoints.shards[name], source_name, endpoints.compilation, index_slots)
+            writers[name] = ShardWriter(endpoints.shards[name], source_name, endpoints.compilation)
         writers[name].chromosomes.append(chromosome.decode())
         route[chromosome] = writers[name]
         return writers[name]
 
+    jobs = jobs or default_jobs()
     try:
-        with Source(source_name) as source, _progress_bar(source, progress) as bar:
-            number = 0
-            try:
-                for number, line in enumerate(source.lines, 1):
-                    content = line[:-1] if line.endswith(b"\n") else line
-                    if content.endswith(b"\r"):
-                        content = content[:-1]
-                        line = content + b"\n"
-                    try:
-                        chromosome = check(content)
-                    except BadLine as bad:
-                        rejects.add(number, str(bad), line)
-                        continue
-                    writer = route.get(chromosome) or writer_for(chromosome)
-                    writer.add(line if line.endswith(b"\n") else line + b"\n")
-                    if number % PROGRESS_EVERY_LINES == 0:
-                        _show(bar, source, number, started)
-            except (OSError, EOFError, zlib.error) as error:
-                raise SourceError(f"{source_name}: unreadable after line {number}: {error}") from None
-            _show(bar, source, number, started)
-            summary.lines = number
+        with _worker_pool(jobs) as workers, Source(source_name) as source, _progress_bar(source, progress) as bar:
+            for checked in _checked_blocks(_blocks(source), workers, jobs):
+                for chromosome, rows, count in checked.runs:
+                    (route.get(chromosome) or writer_for(chromosome)).add(rows, count)
+                for line_number, reason, line in checked.rejects:
+                    rejects.add(line_number, reason, line)
+                summary.lines += checked.lines
+                _show(bar, source, summary.lines, started)
         for writer in writers.values():
             writer.finish()
         for writer in writers.values():
@@ -133,6 +132,54 @@ def load_junctions(
     summary.rows_per_shard = {name: writer.rows for name, writer in sorted(writers.items())}
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _blocks(source: Source) -> Iterator[tuple[bytes, int]]:
+    """(block of whole lines ending in a newline, number of its first line); CRLF becomes LF."""
+    line_number = 1
+    try:
+        while True:
+            block = source.lines.read(BLOCK_BYTES)
+            if not block:
+                return
+            block += source.lines.readline()
+            if not block.endswith(b"\n"):
+                block += b"\n"
+            if b"\r" in block:
+                block = block.replace(b"\r\n", b"\n")
+            yield block, line_number
+            line_number += block.count(b"\n")
+    except (OSError, EOFError, zlib.error) as error:
+        raise SourceError(f"{source.name}: unreadable after line {line_number - 1}: {error}") from None
+
+
+def _checked_blocks(blocks: Iterator[tuple[bytes, int]], workers: Pool | None, jobs: int) -> Iterator[CheckedBlock]:
+    """check_block over the blocks, in file order; in the worker processes if there are any."""
+    if workers is None:
+        for block, first_line in blocks:
+            yield check_block(block, first_line)
+        return
+    pending: collections.deque = collections.deque()
+    for block, first_line in blocks:
+        pending.append(workers.apply_async(check_block, (block, first_line)))
+        if len(pending) >= jobs * BLOCKS_IN_FLIGHT_PER_JOB:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
+@contextlib.contextmanager
+def _worker_pool(jobs: int) -> Iterator[Pool | None]:
+    """`jobs` checking processes, forked now: before the writers' threads exist, so forking is safe."""
+    if jobs == 1:
+        yield None
+        return
+    workers = multiprocessing.get_context("fork").Pool(jobs)
+    try:
+        yield workers
+    finally:
+        workers.terminate()
+        workers.join()
 
 
 def _progress_bar(source: Source, enabled: bool) -> tqdm:

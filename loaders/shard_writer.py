@@ -55,11 +55,10 @@ class _BatchStream:
 class ShardWriter:
     """Feeds one shard; `send` batches, then `finish`, then `commit` or `rollback`."""
 
-    def __init__(self, shard: Shard, source: str, compilation: str, index_slots: threading.Semaphore) -> None:
+    def __init__(self, shard: Shard, source: str, compilation: str) -> None:
         self.shard = shard
         self.source = source
         self.compilation = compilation
-        self.index_slots = index_slots
         self.rows = 0
         self.chromosomes: list[str] = []
         self.error: BaseException | None = None
@@ -71,11 +70,11 @@ class ShardWriter:
         self._thread = threading.Thread(target=self._run, name=f"load-{shard.name}", daemon=True)
         self._thread.start()
 
-    def add(self, line: bytes) -> None:
-        """Queue one checked line (with its newline); sent in batches of ~256 KB."""
-        self._pending.append(line)
-        self._pending_bytes += len(line)
-        self.rows += 1
+    def add(self, rows: bytes, count: int) -> None:
+        """Queue checked lines (newlines included); sent to the server in batches of ~256 KB."""
+        self._pending.append(rows)
+        self._pending_bytes += len(rows)
+        self.rows += count
         if self._pending_bytes >= BATCH_BYTES:
             self._send(b"".join(self._pending))
             self._pending = []
@@ -96,7 +95,12 @@ class ShardWriter:
         self._raise_if_failed()
 
     def commit(self) -> None:
-        """Commit the finished load (call after `wait`), then VACUUM ANALYZE."""
+        """Commit the finished load (call after `wait`), then VACUUM.
+
+        COPY FREEZE already marked the new rows all-visible; VACUUM does the same
+        for rows kept from the previous table, so counts stay index-only scans.
+        Statistics were gathered before the swap (finish_intron_load's ANALYZE).
+        """
         self._decision.put(True)
         self._thread.join()
         self._raise_if_failed()
@@ -133,15 +137,13 @@ class ShardWriter:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT begin_intron_load()")
                 cursor.copy_expert("COPY intron_staging FROM STDIN (FREEZE)", _BatchStream(self._batches), COPY_BUFFER)
-                with self.index_slots:
-                    cursor.execute("SELECT finish_intron_load(%s, %s, %s)",
-                                   (self.chromosomes, self.source, self.compilation))
+                cursor.execute("SELECT finish_intron_load(%s, %s, %s)", (self.chromosomes, self.source, self.compilation))
             self._finished.set()
             if self._decision.get():
                 connection.commit()
                 connection.autocommit = True
                 with connection.cursor() as cursor:
-                    cursor.execute("VACUUM (ANALYZE) intron")
+                    cursor.execute("VACUUM intron")
             else:
                 connection.rollback()
         except BaseException as error:  # reported to the loader's thread by _raise_if_failed

@@ -10,6 +10,7 @@ its column's type.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 COLUMNS: tuple[str, ...] = (
@@ -42,13 +43,28 @@ _FIELDS = tuple(re.compile(pattern) for pattern in FIELD_PATTERNS)
 
 # The fast check captures only the columns it reads again (fewer groups, ~25% faster).
 _CAPTURED = {"chromosome", "start", "end", "length", "samples", "samples_count"}
-_LINE = re.compile(b"\t".join(
+_LINE_PATTERN = b"\t".join(
     (b"(" if name in _CAPTURED else b"(?:") + pattern + b")" for name, pattern in zip(COLUMNS, FIELD_PATTERNS)
-))
+)
+_LINE = re.compile(_LINE_PATTERN)
+# The same, over a block of whole lines: a match starts at a line start and ends with its newline.
+_LINES = re.compile(b"^" + _LINE_PATTERN + b"\n", re.MULTILINE)
 
 
 class BadLine(ValueError):
     """A line that is not a valid junction; the message names the column and the problem."""
+
+
+@dataclasses.dataclass
+class CheckedBlock:
+    """A block of lines, checked: good lines as runs of one chromosome each, and the rejects.
+
+    A run's `rows` is a slice of the block, newlines included: what COPY reads.
+    """
+
+    lines: int
+    runs: list[tuple[bytes, bytes, int]]           # (chromosome, rows, row count)
+    rejects: list[tuple[int, str, bytes]]          # (line number, reason, line)
 
 
 def check(line: bytes) -> bytes:
@@ -56,15 +72,64 @@ def check(line: bytes) -> bytes:
     match = _LINE.fullmatch(line)
     if match is None:
         raise BadLine(_diagnose(line))
-    chromosome, start, end, length, samples, samples_count = match.groups()
+    problem = _inconsistency(match)
+    if problem:
+        raise BadLine(problem)
+    return match[1]
+
+
+def check_block(block: bytes, first_line_number: int) -> CheckedBlock:
+    """Check a block of whole lines (each ending in a newline) with one regex scan.
+
+    Lines that pass are kept in place and cut into runs where the chromosome
+    changes; anything between two matches is one or more bad lines, diagnosed
+    one by one. Block-wise checking avoids Python work per line for all but
+    the arithmetic checks, and it can run in worker processes.
+    """
+    runs: list[tuple[bytes, bytes, int]] = []
+    rejects: list[tuple[int, str, bytes]] = []
+    run_start = position = rows = 0
+    chromosome = b""
+    for match in _LINES.finditer(block):
+        problem = _inconsistency(match)
+        if match.start() != position or problem or match[1] != chromosome:
+            if rows:
+                runs.append((chromosome, block[run_start:position], rows))
+            if match.start() != position:
+                _reject_lines(block, position, match.start(), first_line_number, rejects)
+            chromosome, run_start, rows = match[1], match.start(), 0
+            if problem:
+                line_number = first_line_number + block.count(b"\n", 0, match.start())
+                rejects.append((line_number, problem, block[match.start():match.end() - 1]))
+                run_start = match.end()
+                chromosome = b""
+        if not problem:
+            rows += 1
+        position = match.end()
+    if rows:
+        runs.append((chromosome, block[run_start:position], rows))
+    if position != len(block):
+        _reject_lines(block, position, len(block), first_line_number, rejects)
+    return CheckedBlock(block.count(b"\n"), runs, rejects)
+
+
+def _reject_lines(block: bytes, start: int, end: int, first_line_number: int, rejects: list) -> None:
+    line_number = first_line_number + block.count(b"\n", 0, start)
+    for offset, line in enumerate(block[start:end].split(b"\n")[:-1]):
+        rejects.append((line_number + offset, _diagnose(line), line))
+
+
+def _inconsistency(match: re.Match) -> str | None:
+    """What is wrong between the columns of a well-formed line, if anything."""
+    _, start, end, length, samples, samples_count = match.groups()
     start, end = int(start), int(end)
     if start < 1 or end < start:
-        raise BadLine(f"start {start} and end {end}: need 1 <= start <= end")
+        return f"start {start} and end {end}: need 1 <= start <= end"
     if int(length) != end - start + 1:
-        raise BadLine(f"length {int(length)} is not end - start + 1 = {end - start + 1}")
+        return f"length {int(length)} is not end - start + 1 = {end - start + 1}"
     if samples.count(b",") != int(samples_count):
-        raise BadLine(f"samples_count {int(samples_count)} but samples lists {samples.count(b',')} samples")
-    return chromosome
+        return f"samples_count {int(samples_count)} but samples lists {samples.count(b',')} samples"
+    return None
 
 
 def _diagnose(line: bytes) -> str:

@@ -32,18 +32,14 @@ import numpy
 import pysam
 from tqdm import tqdm
 
+from snapthunder.plan import GRCH38_LENGTHS
+
+# The assembled chromosomes' lengths come from the shard plan (one table for the
+# project); the contigs are the few alt/unplaced ones every compilation carries.
 GRCH38_SEQUENCE_LENGTHS = {
-    "chr1": 248_956_422, "chr2": 242_193_529, "chr3": 198_295_559,
-    "chr4": 190_214_555, "chr5": 181_538_259, "chr6": 170_805_979,
-    "chr7": 159_345_973, "chr8": 145_138_636, "chr9": 138_394_717,
-    "chr10": 133_797_422, "chr11": 135_086_622, "chr12": 133_275_309,
-    "chr13": 114_364_328, "chr14": 107_043_718, "chr15": 101_991_189,
-    "chr16": 90_338_345, "chr17": 83_257_441, "chr18": 80_373_285,
-    "chr19": 58_617_616, "chr20": 64_444_167, "chr21": 46_709_983,
-    "chr22": 50_818_468, "chrX": 156_040_895, "chrY": 57_227_415,
-    "chrM": 16_569, "chr1_KI270706v1_random": 175_055,
-    "chr14_GL000009v2_random": 201_709, "chrUn_GL000220v1": 161_802,
-    "chrEBV": 171_823,
+    **GRCH38_LENGTHS,
+    "chr1_KI270706v1_random": 175_055, "chr14_GL000009v2_random": 201_709,
+    "chrUn_GL000220v1": 161_802, "chrEBV": 171_823,
 }
 CALIBRATED_CHROMOSOME = "chr1"
 
@@ -71,6 +67,8 @@ UBIQUITOUS_FRACTION = 3e-5
 UBIQUITOUS_MINIMUM_SHARE = 0.9
 
 DEFAULT_SEED = 20180501
+JUNCTIONS_FILE = "junctions.bgz"
+SAMPLES_FILE = "samples.tsv"
 DEFAULT_SAMPLES = 9_700
 DEFAULT_BACKGROUND_PER_MB = 300.0
 MAXIMUM_SAMPLES = 1_000_000
@@ -509,7 +507,7 @@ def generate(
     out_dir.mkdir(parents=True, exist_ok=True)
     junction_seed, samples_seed = numpy.random.SeedSequence(seed).spawn(2)
     junction_random = numpy.random.default_rng(junction_seed)
-    junctions_path = out_dir / "junctions.bgz"
+    junctions_path = out_dir / JUNCTIONS_FILE
     descriptor, text_name = tempfile.mkstemp(prefix="junctions.", suffix=".tsv", dir=out_dir)
     text_path = Path(text_name)
     try:
@@ -523,7 +521,7 @@ def generate(
         index_path = compress_and_index(text_path, junctions_path)
     finally:
         text_path.unlink(missing_ok=True)
-    samples_path = out_dir / "samples.tsv"
+    samples_path = out_dir / SAMPLES_FILE
     write_samples_table(samples_path, numpy.random.default_rng(samples_seed), samples)
     return GeneratedCompilation(
         junctions_path, index_path, samples_path, sum(rows_per_chromosome.values()), rows_per_chromosome

@@ -5,7 +5,7 @@
 --   SELECT begin_intron_load();                 -- new empty table intron_staging
 --   COPY intron_staging FROM STDIN (FREEZE);    -- the file's rows for this shard
 --   SELECT finish_intron_load(chromosomes, source, compilation);
---   COMMIT;  then VACUUM (ANALYZE) intron;
+--   COMMIT;  then VACUUM intron;   (visibility map for the rows kept)
 --
 -- A load replaces the chromosomes it contains and keeps the others, so loading
 -- the same file twice leaves one copy of each row, and per-chromosome files can

@@ -1,0 +1,63 @@
+"""The endpoints document: its shape, its checks, and its use as the reader."""
+
+import json
+
+import pytest
+
+from snapthunder import endpoints
+from snapthunder.endpoints import Credentials, Endpoints, EndpointsError
+from snapthunder.plan import plan_shards
+
+
+def sample_document(shards=3):
+    plan = plan_shards(shards)
+    addresses = {name: (f"{name}.example", 5432, "snapthunder") for name in plan.shards}
+    loader = {name: Credentials("loader", f"secret-{name}") for name in plan.shards}
+    return endpoints.document("gtex", plan, addresses, loader, Credentials("reader", "read-secret"), "http://api:8000")
+
+
+def test_the_document_has_the_documented_shape():
+    document = sample_document()
+    assert set(document) == {"compilation", "api_url", "catch_all_shard", "chromosome_shards", "reader", "shards"}
+    assert document["shards"]["shard-0"]["host"] == "shard-0.example"
+    assert sorted(c for s in document["shards"].values() for c in s["chromosomes"]) == sorted(document["chromosome_shards"])
+
+
+def test_a_document_round_trips_through_a_file_with_its_extra_keys(tmp_path):
+    document = sample_document() | {"kubernetes": {"namespace": "snapthunder"}}
+    parsed = Endpoints.from_document(document, "test")
+    assert parsed.plan() == plan_shards(3)
+    endpoints.save(parsed, tmp_path / "e.json")
+    assert json.loads((tmp_path / "e.json").read_text()) == document
+    assert endpoints.load(tmp_path / "e.json") == parsed
+
+
+def test_for_reader_replaces_every_loader_password():
+    reader_view = Endpoints.from_document(sample_document(), "test").for_reader()
+    assert {(shard.user, shard.password) for shard in reader_view.shards.values()} == {("reader", "read-secret")}
+    assert "secret-shard" not in json.dumps(reader_view.to_document())
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d.pop("shards"), "test: missing 'shards'"),
+    (lambda d: d.update(shards={}), "'shards' is empty"),
+    (lambda d: d["shards"]["shard-1"].pop("password"), "'shards.shard-1' lacks password"),
+    (lambda d: d["shards"]["shard-0"].update(port="http"), "'shards.shard-0.port' must be a port number"),
+    (lambda d: d["shards"]["shard-0"].update(port=70000), "must be a port number, got 70000"),
+    (lambda d: d.update(catch_all_shard="shard-9"), "catch_all_shard 'shard-9' is not one of the shards"),
+    (lambda d: d["reader"].pop("user"), "test: reader: missing 'user'"),
+    (lambda d: d.update(compilation=7), "'compilation' must be a str, got int"),
+])
+def test_a_malformed_document_is_refused_naming_the_key(change, message):
+    document = sample_document()
+    change(document)
+    with pytest.raises(EndpointsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Endpoints.from_document(document, "test")
+
+
+def test_an_unreadable_file_names_the_file_and_the_line(tmp_path):
+    (tmp_path / "broken.json").write_text('{"compilation":\n  oops}')
+    with pytest.raises(EndpointsError, match=r"broken.json:2: not JSON"):
+        endpoints.load(tmp_path / "broken.json")
+    with pytest.raises(EndpointsError, match="no endpoints document here; start the local environment"):
+        endpoints.load(tmp_path / "absent.json")

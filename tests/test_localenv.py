@@ -1,0 +1,150 @@
+"""The local environment: real servers, the image's own SQL, one clear refusal, a clean `down`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from snapthunder import localenv, shard_image
+from snapthunder.endpoints import Endpoints
+from snapthunder.localenv import LocalEnvironmentError
+from tests.conftest import query_all_shards, scratch_directory
+
+
+def test_each_shard_runs_the_images_sql_with_both_roles(local_environment: Endpoints):
+    tables = query_all_shards(local_environment, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+    assert all(rows == [("chromosome_stats",), ("intron",), ("load_history",), ("sample",), ("shard_metadata",)]
+               for rows in tables.values())
+    version = query_all_shards(local_environment, "SELECT value FROM shard_metadata WHERE key = 'schema_version'")
+    assert all(rows == [("1",)] for rows in version.values())
+    columns = query_all_shards(local_environment, "SELECT column_name FROM information_schema.columns "
+                               "WHERE table_name = 'intron' ORDER BY ordinal_position")
+    from snapthunder.junctions import COLUMNS
+    assert all([name for (name,) in rows] == list(COLUMNS) for rows in columns.values())
+    assert all(shard.user == shard_image.LOADER_ROLE for shard in local_environment.shards.values())
+    assert local_environment.reader.user == shard_image.READER_ROLE
+
+
+def test_the_reader_role_can_read_but_never_write(local_environment: Endpoints):
+    shard = next(iter(local_environment.shards.values()))
+    with psycopg2.connect(**shard.connect_arguments(local_environment.reader)) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM intron")
+            for statement in ("INSERT INTO shard_metadata VALUES ('x', 'y')", "SELECT begin_intron_load()",
+                              "CREATE TABLE sneaky (x int)"):
+                with pytest.raises(psycopg2.Error):
+                    cursor.execute(statement)
+                connection.rollback()
+    connection.close()
+
+
+def test_passwords_are_generated_per_shard_and_required(local_environment: Endpoints):
+    passwords = {shard.password for shard in local_environment.shards.values()}
+    assert len(passwords) == len(local_environment.shards) and local_environment.reader.password not in passwords
+    shard = next(iter(local_environment.shards.values()))
+    wrong = dict(shard.connect_arguments(), password="not-the-password")
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        psycopg2.connect(**wrong)
+
+
+def test_servers_listen_on_loopback_with_the_images_settings(local_environment: Endpoints):
+    settings = query_all_shards(local_environment, "SELECT current_setting('listen_addresses'), "
+                                "current_setting('wal_level'), current_setting('jit')")
+    assert all(rows == [("127.0.0.1", "minimal", "off")] for rows in settings.values())
+    data_dir = Path(local_environment.extra["local"]["servers"]["shard-0"]["data_dir"])
+    assert (data_dir / shard_image.SERVER_SETTINGS.name).read_bytes() == shard_image.SERVER_SETTINGS.read_bytes()
+
+
+def test_the_document_on_disk_round_trips_and_is_private(outputs_path: Path, local_environment: Endpoints):
+    from snapthunder import endpoints
+    assert endpoints.load(outputs_path) == local_environment
+    assert outputs_path.stat().st_mode & 0o077 == 0
+    document = json.loads(outputs_path.read_text())
+    assert set(document["shards"]["shard-0"]) == {"host", "port", "database", "user", "password", "chromosomes"}
+
+
+def test_up_twice_refuses_clearly_and_starts_nothing(outputs_path: Path, local_environment: Endpoints):
+    before = _postgres_processes()
+    with pytest.raises(LocalEnvironmentError, match="already up .* stop it first with `make down`"):
+        localenv.up(shards=2, outputs=outputs_path)
+    assert _postgres_processes() == before
+
+
+def test_down_stops_every_server_and_removes_the_data():
+    root = scratch_directory("snapthunder-localenv-")
+    outputs = root / "endpoints.json"
+    environment = localenv.up(shards=2, outputs=outputs, data_dir=root / "data", durable=False)
+    data_dirs = [server["data_dir"] for server in environment.extra["local"]["servers"].values()]
+    assert all(any(data_dir in process for process in _postgres_processes()) for data_dir in data_dirs)
+    assert localenv.down(outputs) is True
+    assert not any(data_dir in process for data_dir in data_dirs for process in _postgres_processes())
+    assert not (root / "data").exists() and not outputs.exists()
+    assert localenv.down(outputs) is False
+    shutil.rmtree(root)
+
+
+def test_a_stale_document_whose_servers_are_gone_is_replaced():
+    root = scratch_directory("snapthunder-localenv-")
+    outputs = root / "endpoints.json"
+    first = localenv.up(shards=1, outputs=outputs, data_dir=root / "data", durable=False)
+    from snapthunder.postgres_server import PostgresServer
+    server = first.extra["local"]["servers"]["shard-0"]
+    PostgresServer(Path(first.extra["local"]["binaries"]), Path(server["data_dir"]), server["port"]).stop()
+    second = localenv.up(shards=1, outputs=outputs, data_dir=root / "data", durable=False)
+    try:
+        assert second.shards["shard-0"].password != first.shards["shard-0"].password
+    finally:
+        localenv.down(outputs)
+        shutil.rmtree(root)
+
+
+def test_the_command_line_reports_usage_errors_with_exit_2(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "snapthunder.localenv", "up", "--shards", "99",
+                             "--outputs", str(tmp_path / "e.json")], capture_output=True, text=True)
+    assert result.returncode == 2 and "shards must be an integer from 1 to 25" in result.stderr
+
+
+ORDINARY_PYTHON = "/usr/bin/python3.11"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists(ORDINARY_PYTHON),
+                    reason="needs root (to become an ordinary user) and a system Python 3.11 that user can run")
+def test_an_ordinary_user_with_postgresql_on_path_can_run_up_and_down():
+    root = scratch_directory("snapthunder-ordinary-")
+    shutil.chown(root, "postgres", "postgres")
+    repository = Path(__file__).resolve().parent.parent
+    site_packages = next(Path(sys.prefix).glob("lib/python3.11/site-packages"))
+    binaries = localenv.find_binaries()
+    environment = {"PATH": f"{binaries}:/usr/bin:/bin", "PYTHONPATH": f"{repository}:{site_packages}", "HOME": str(root)}
+    command = ["runuser", "-u", "postgres", "--", "env", "-i", *(f"{k}={v}" for k, v in environment.items()),
+               ORDINARY_PYTHON, "-m", "snapthunder.localenv"]
+    outputs = root / "endpoints.json"
+    try:
+        up = subprocess.run([*command, "up", "--shards", "2", "--outputs", str(outputs), "--no-fsync"],
+                            capture_output=True, text=True, cwd=root)
+        assert up.returncode == 0, up.stderr
+        document = json.loads(outputs.read_text())
+        shard = document["shards"]["shard-0"]
+        with psycopg2.connect(host=shard["host"], port=shard["port"], dbname=shard["database"],
+                              user=shard["user"], password=shard["password"]) as connection:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_user, (SELECT rolname FROM pg_roles WHERE oid = 10)")
+                assert cursor.fetchone() == (shard_image.LOADER_ROLE, shard_image.SUPERUSER)
+        connection.close()
+    finally:
+        down = subprocess.run([*command, "down", "--outputs", str(outputs)], capture_output=True, text=True, cwd=root)
+        shutil.rmtree(root, ignore_errors=True)
+    assert down.returncode == 0, down.stderr
+    assert not any(str(root) in process for process in _postgres_processes())
+
+
+def _postgres_processes() -> list[str]:
+    listing = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+    return sorted(line for line in listing if "postgres -D" in line)
