@@ -8,7 +8,7 @@ SHARDS ?= 4
 OUTPUTS ?= .snapthunder/endpoints.json
 PYTEST_ARGS ?=
 
-.PHONY: venv up down demo test test-fast bench clean
+.PHONY: venv up down demo test test-fast scan clean
 
 venv: $(VENV)/.installed
 
@@ -32,12 +32,28 @@ demo: venv
 	$(PYTHON) -m snapthunder.demo --shards $(SHARDS) --outputs $(OUTPUTS)
 
 ## test: the whole suite, against real PostgreSQL servers it starts and stops itself
-test: venv
+test: venv scan
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 ## test-fast: the suite without the full-size (slow) tests
 test-fast: venv
 	$(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+SCAN_VENV := .venv-scan
+SCAN_DIR := build/scan
+
+## scan: checkov on the rendered Kubernetes manifests and both Dockerfiles (own venv: checkov's pins clash with pulumi's)
+scan: venv $(SCAN_VENV)/.installed
+	rm -rf $(SCAN_DIR)
+	$(PYTHON) -m tests.scan_manifests $(SCAN_DIR)/manifests
+	$(SCAN_VENV)/bin/checkov --config-file tests/checkov.yaml --framework kubernetes --directory $(SCAN_DIR)/manifests
+	$(SCAN_VENV)/bin/checkov --config-file tests/checkov.yaml --framework dockerfile \
+	    --file images/postgres-shard/Dockerfile --file images/ui/Dockerfile
+
+$(SCAN_VENV)/.installed:
+	$(PYTHON_BOOTSTRAP) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet 'checkov~=3.2'
+	touch $@
 
 clean: down
 	rm -rf .snapthunder
