@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gzip
 import os
+import signal
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -89,3 +91,23 @@ def write_gzip(path: Path, lines: Iterable[str]) -> Path:
         for line in lines:
             handle.write(line + "\n")
     return path
+
+
+def postgres_servers() -> set[str]:
+    """Command lines of the PostgreSQL servers running on this machine now."""
+    listing = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True).stdout.splitlines()
+    return {line.strip() for line in listing if "postgres -D" in line}
+
+
+def pytest_sessionstart(session):
+    session.config.servers_before_session = postgres_servers()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """No test may leave a server running: fail the run, naming what was left, and stop it."""
+    left = postgres_servers() - getattr(session.config, "servers_before_session", set())
+    if left:
+        for line in left:
+            os.kill(int(line.split()[0]), signal.SIGTERM)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print("\nPostgreSQL servers left running by the tests (now stopped):\n  " + "\n  ".join(sorted(left)))

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -222,3 +226,48 @@ def _closed_port() -> int:
 
 def _outputs(endpoints) -> Path:
     return Path(endpoints.extra["local"]["root"]).parent / "endpoints.json"
+
+
+def test_stack_outputs_come_from_the_pulumi_cli(empty_shards, outputs_path, tmp_path):
+    """A stand-in `pulumi` (the real CLI cannot run here) prints the document, as `stack output` does."""
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/arguments\ncat {outputs_path}\n')
+    fake.chmod(0o755)
+    environment = dict(os.environ, PATH=f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    result = subprocess.run([sys.executable, "-m", "loaders", "-", "--stack", "dev", "--quiet"], env=environment,
+                            input="\n".join(junction_lines(["chr5"], 4)) + "\n", capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "arguments").read_text().split() == ["stack", "output", "--json", "--show-secrets",
+                                                            "--stack", "dev"]
+    assert rows_by_chromosome(empty_shards) == {"chr5": 4}
+
+
+def test_a_terminal_gets_a_progress_bar_and_a_pipe_does_not(empty_shards, outputs_path, tmp_path):
+    source = write_gzip(tmp_path / "j.gz", junction_lines(per_chromosome=200))
+    command = [sys.executable, "-m", "loaders", str(source), "--outputs", str(outputs_path)]
+    environment = {key: value for key, value in os.environ.items() if key != "CI"}
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a terminal has a size
+    with subprocess.Popen(command, stderr=secondary, stdout=subprocess.DEVNULL, env=environment, cwd=tmp_path) as loader:
+        os.close(secondary)
+        shown = _read_all(primary)
+    assert loader.returncode == 0
+    assert "loading j.gz" in shown and "lines/s" in shown
+    piped = subprocess.run(command, capture_output=True, text=True, env=environment, cwd=tmp_path)
+    assert piped.returncode == 0 and piped.stderr == ""
+
+
+def _read_all(descriptor: int) -> str:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(descriptor, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(descriptor)
+    return b"".join(chunks).decode(errors="replace")

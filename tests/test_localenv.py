@@ -15,7 +15,7 @@ import pytest
 from snapthunder import localenv, shard_image
 from snapthunder.endpoints import Endpoints
 from snapthunder.localenv import LocalEnvironmentError
-from tests.conftest import query_all_shards, scratch_directory
+from tests.conftest import postgres_servers, query_all_shards, scratch_directory
 
 
 def test_each_shard_runs_the_images_sql_with_both_roles(local_environment: Endpoints):
@@ -146,5 +146,4 @@ def test_an_ordinary_user_with_postgresql_on_path_can_run_up_and_down():
 
 
 def _postgres_processes() -> list[str]:
-    listing = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
-    return sorted(line for line in listing if "postgres -D" in line)
+    return sorted(postgres_servers())
