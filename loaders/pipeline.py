@@ -19,6 +19,8 @@ import contextlib
 import dataclasses
 import multiprocessing
 import os
+import queue
+import threading
 import time
 import zlib
 from multiprocessing.pool import Pool
@@ -154,18 +156,51 @@ def _blocks(source: Source) -> Iterator[tuple[bytes, int]]:
 
 
 def _checked_blocks(blocks: Iterator[tuple[bytes, int]], workers: Pool | None, jobs: int) -> Iterator[CheckedBlock]:
-    """check_block over the blocks, in file order; in the worker processes if there are any."""
+    """check_block over the blocks, in file order; in the worker processes if there are any.
+
+    With workers, a thread reads and submits blocks while this generator hands
+    back results as they complete, so a slow source (a pipe, a download) never
+    holds back blocks already checked; the queue bounds the blocks in flight.
+    """
     if workers is None:
         for block, first_line in blocks:
             yield check_block(block, first_line)
         return
-    pending: collections.deque = collections.deque()
-    for block, first_line in blocks:
-        pending.append(workers.apply_async(check_block, (block, first_line)))
-        if len(pending) >= jobs * BLOCKS_IN_FLIGHT_PER_JOB:
-            yield pending.popleft().get()
-    while pending:
-        yield pending.popleft().get()
+    in_flight: queue.Queue = queue.Queue(maxsize=jobs * BLOCKS_IN_FLIGHT_PER_JOB)
+    stop = threading.Event()
+
+    def submit_all() -> None:
+        try:
+            for block, first_line in blocks:
+                _put_unless_stopped(in_flight, workers.apply_async(check_block, (block, first_line)), stop)
+        except BaseException as error:  # handed to the consuming thread, raised there
+            _put_unless_stopped(in_flight, error, stop)
+        else:
+            _put_unless_stopped(in_flight, _END_OF_BLOCKS, stop)
+
+    reader = threading.Thread(target=submit_all, name="read-blocks", daemon=True)
+    reader.start()
+    try:
+        while (item := in_flight.get()) is not _END_OF_BLOCKS:
+            if isinstance(item, BaseException):
+                raise item
+            yield item.get()
+    finally:
+        # Not joined: after a failure the reader may be blocked on a source that
+        # never ends (a pipe); it is a daemon and stops at its next block.
+        stop.set()
+
+
+_END_OF_BLOCKS = object()
+
+
+def _put_unless_stopped(destination: queue.Queue, item, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            destination.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
 
 
 @contextlib.contextmanager

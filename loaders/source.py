@@ -35,7 +35,9 @@ class CountingReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        data = self.stream.read(len(buffer))
+        # read1: whatever is available now (at most one read below), as a raw stream
+        # must; read() would wait for the whole buffer and stall a pipe that has less.
+        data = self.stream.read1(len(buffer))
         buffer[: len(data)] = data
         self.bytes_read += len(data)
         return len(data)

@@ -31,7 +31,6 @@ DECLARE
     loaded bigint;
     duplicate text;
 BEGIN
-    SELECT count(*) INTO loaded FROM intron_staging;
     INSERT INTO intron_staging
         SELECT * FROM intron WHERE NOT (chromosome = ANY (loaded_chromosomes));
     BEGIN
@@ -50,6 +49,8 @@ BEGIN
     DELETE FROM chromosome_stats;
     INSERT INTO chromosome_stats (chromosome, row_count, max_length)
         SELECT chromosome, count(*), max(length) FROM intron GROUP BY chromosome;
+    SELECT coalesce(sum(row_count), 0) INTO loaded FROM chromosome_stats
+        WHERE chromosome = ANY (loaded_chromosomes);
     INSERT INTO load_history (source, rows_loaded, chromosomes)
         VALUES (load_source, loaded, loaded_chromosomes);
     INSERT INTO shard_metadata (key, value) VALUES ('compilation', compilation)
