@@ -19,7 +19,7 @@ $(VENV)/.installed: requirements.txt images/ui/requirements.txt pyproject.toml
 	$(PYTHON) -m pip install --quiet --no-deps -e .
 	touch $@
 
-## up: start one PostgreSQL server per shard on 127.0.0.1 and write OUTPUTS (SHARDS=4)
+## up: start one PostgreSQL server per shard and the API on 127.0.0.1, and write OUTPUTS (SHARDS=4)
 up: venv
 	$(PYTHON) -m snapthunder.localenv up --shards $(SHARDS) --outputs $(OUTPUTS)
 

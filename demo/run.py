@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psycopg2
@@ -88,19 +89,25 @@ def _show_shards(environment: Endpoints) -> None:
 
 
 def _show_regions(environment: Endpoints) -> None:
-    print("\nexample regions (junctions with start and end inside; how many in >= 100 samples):")
-    plan = environment.plan()
+    """Count a few regions through the API, as a Snaptron client would ask."""
+    if not environment.api_url:
+        print("\n(no API in this environment: start it with `make down && make up` to query over HTTP)")
+        return
+    base = f"{environment.api_url}/{environment.compilation}/snaptron"
+    print(f"\nexample queries through the API ({base}):")
     for chromosome, start, end in EXAMPLE_REGIONS:
-        shard = environment.shards[plan.shard_for(chromosome)]
-        with psycopg2.connect(**shard.connect_arguments(environment.reader)) as connection:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    'SELECT count(*), count(*) FILTER (WHERE samples_count >= 100) FROM intron '
-                    'WHERE chromosome = %s AND start >= %s AND start <= %s AND "end" <= %s',
-                    (chromosome, start, end, end))
-                total, frequent = cursor.fetchone()
-        connection.close()
-        print(f"  {chromosome}:{start:,}-{end:,} on {shard.name}: {total:,} junctions, {frequent:,} in >= 100 samples")
+        region = f"regions={chromosome}:{start}-{end}&contains=1&fields=rc"
+        everything = _count(f"{base}?{region}")
+        frequent = _count(f"{base}?{region}&rfilter=samples_count>:100")
+        print(f"  {chromosome}:{start:,}-{end:,}: {everything:,} junctions inside, {frequent:,} of them in >= 100 samples")
+    print(f"  e.g. curl '{base}?regions=chr1:11000-20000'")
+    print(f"\nthe page: {environment.api_url}/")
+
+
+def _count(url: str) -> int:
+    """The count a `fields=rc` query answers (TSV: a header line, then the number)."""
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return int(response.read().decode().split()[-1])
 
 
 def _step(message: str) -> None:

@@ -1,11 +1,13 @@
 """The local environment: a deployment on one machine, with no cluster.
 
 `up` starts one real PostgreSQL server per shard of the plan on 127.0.0.1,
-initialises each with the shard image's own init script and SQL, and writes
-the endpoints document in the same shape as the Pulumi stack outputs, so
-loaders, the API and the bench run unchanged against it. `down` stops every
-process `up` started and removes the data. What `down` needs (data directory,
-servers) is kept under the document's `local` key.
+initialises each with the shard image's own init script and SQL, writes the
+endpoints document in the same shape as the Pulumi stack outputs, so loaders,
+the API and the bench run unchanged against it, and starts the API (gunicorn
+on a free loopback port, its address in the document's `api_url`). `down`
+stops every process `up` started and removes the data. What `down` needs
+(data directory, servers, the API's process) is kept under the document's
+`local` key.
 
     python -m snapthunder.localenv up [--shards N] [--outputs PATH] [--data-dir DIR]
     python -m snapthunder.localenv down [--outputs PATH]
@@ -17,8 +19,12 @@ import argparse
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,6 +40,12 @@ from snapthunder.postgres_server import PostgresServer, ServerError, find_binari
 DEFAULT_OUTPUTS = Path(".snapthunder") / "endpoints.json"
 DEFAULT_SHARDS = 4
 DEFAULT_COMPILATION = "gtex"
+REPOSITORY = Path(__file__).resolve().parent.parent
+API_DIRECTORY = REPOSITORY / "images" / "ui"
+API_CONFIG = API_DIRECTORY / "gunicorn.conf.py"
+API_APPLICATION = "snapthunder_api:create_app()"
+API_START_SECONDS = 30.0
+API_STOP_SECONDS = 15.0
 
 
 class LocalEnvironmentError(RuntimeError):
@@ -46,10 +58,12 @@ def up(
     data_dir: Path | None = None,
     compilation: str = DEFAULT_COMPILATION,
     durable: bool = True,
+    start_api: bool = True,
 ) -> Endpoints:
-    """Start the servers of a plan and write the endpoints document to `outputs`.
+    """Start the servers of a plan (and the API), and write the endpoints document to `outputs`.
 
     `durable=False` turns off fsync: for throwaway test environments only.
+    `start_api=False` starts the databases only.
     """
     plan = plan_shards(shards)
     outputs = Path(outputs).absolute()
@@ -89,6 +103,16 @@ def up(
     }
     environment = Endpoints.from_document(document, str(outputs))
     endpoints_module.save(environment, outputs)
+    if not start_api:
+        return environment
+    try:
+        document["local"]["api"] = _start_api(outputs, root)
+    except BaseException:
+        down(outputs)
+        raise
+    document["api_url"] = f"http://127.0.0.1:{document['local']['api']['port']}"
+    environment = Endpoints.from_document(document, str(outputs))
+    endpoints_module.save(environment, outputs)
     return environment
 
 
@@ -98,6 +122,8 @@ def down(outputs: Path = DEFAULT_OUTPUTS) -> bool:
     if not outputs.exists():
         return False
     local = _local_section(outputs)
+    if "api" in local:
+        _stop_api(local["api"])
     _stop_all(_servers(local))
     shutil.rmtree(local["root"], ignore_errors=True)
     outputs.unlink()
@@ -122,6 +148,68 @@ def _start_shard(server: PostgresServer, superuser_password: str, loader: Creden
     result = subprocess.run(["sh", str(shard_image.INIT_SCRIPT)], env=environment, capture_output=True, text=True)
     if result.returncode != 0:
         raise ServerError(f"{shard_image.INIT_SCRIPT.name} failed on {server.data_dir}: {result.stderr.strip()}")
+
+
+def _start_api(outputs: Path, root: Path) -> dict:
+    """gunicorn serving `outputs`, detached (own session), on a free port; returns what `down` needs."""
+    port = free_port()
+    log_path = root / "api.log"
+    # The image's PYTHONPATH (images/ui/Dockerfile): the API imports without an installed package.
+    python_path = os.pathsep.join(filter(None, [str(REPOSITORY), str(API_DIRECTORY), os.environ.get("PYTHONPATH")]))
+    environment = dict(os.environ, PYTHONPATH=python_path, SNAPTHUNDER_ENDPOINTS=str(outputs),
+                       SNAPTHUNDER_BIND=f"127.0.0.1:{port}")
+    command = [sys.executable, "-m", "gunicorn", "--config", str(API_CONFIG), API_APPLICATION]
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    api = {"pid": process.pid, "port": port, "log": str(log_path)}
+    deadline = time.monotonic() + API_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                return api
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    _stop_api(api)
+    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+    raise LocalEnvironmentError(f"the API (gunicorn on 127.0.0.1:{port}) did not answer /healthz within "
+                                f"{API_START_SECONDS:g} s; its log, {log_path}, ends with:\n{tail}")
+
+
+def _stop_api(api: dict) -> None:
+    """SIGTERM to the API's process group (gunicorn and its workers), SIGKILL if it lingers."""
+    pid = api["pid"]
+    for signal_number in (signal.SIGTERM, signal.SIGKILL):
+        if not _is_api_process(pid):
+            return
+        try:
+            os.killpg(pid, signal_number)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + API_STOP_SECONDS
+        while time.monotonic() < deadline and _is_api_process(pid):
+            time.sleep(0.05)
+    if _is_api_process(pid):
+        print(f"warning: the API (pid {pid}) survived SIGKILL", file=sys.stderr)
+
+
+def _is_api_process(pid: int) -> bool:
+    """True while `pid` is a live gunicorn (reaping it first when it is our exited child)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            is_gunicorn = b"gunicorn" in cmdline.read()
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            running = stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+    return is_gunicorn and running
 
 
 def _refuse_if_running(outputs: Path) -> None:
@@ -172,15 +260,18 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--data-dir", type=Path, help="where the servers keep their data (default: beside OUTPUTS)")
     start.add_argument("--compilation", default=DEFAULT_COMPILATION, help="compilation name served (default gtex)")
     start.add_argument("--no-fsync", action="store_true", help="throwaway servers: faster, not crash-safe")
+    start.add_argument("--no-api", action="store_true", help="start the databases only, not the API")
     stop = commands.add_parser("down", help="stop what `up` started and remove its data")
     stop.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS, help="endpoints document of the environment")
     arguments = parser.parse_args(argv)
     try:
         if arguments.command == "up":
             environment = up(arguments.shards, arguments.outputs, arguments.data_dir,
-                             arguments.compilation, durable=not arguments.no_fsync)
+                             arguments.compilation, durable=not arguments.no_fsync, start_api=not arguments.no_api)
             for shard in environment.shards.values():
                 print(f"{shard.name}: 127.0.0.1:{shard.port}  {' '.join(shard.chromosomes)}")
+            if environment.api_url:
+                print(f"API and page: {environment.api_url}/")
             print(f"endpoints document: {arguments.outputs}   (stop with `make down`)")
         elif not down(arguments.outputs):
             print(f"no local environment at {arguments.outputs}: nothing to stop")

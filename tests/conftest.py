@@ -24,11 +24,17 @@ from snapthunder.endpoints import Endpoints
 DATA = Path(__file__).parent / "data"
 
 
+# Every scratch directory this test session made: servers running inside one at
+# the end of the session were left behind by a test (see pytest_sessionfinish).
+SCRATCH_DIRECTORIES: list[Path] = []
+
+
 def scratch_directory(prefix: str) -> Path:
     """A new directory in /dev/shm (fast, RAM-backed) if it exists, else the system temp dir."""
     base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
     path.chmod(0o755)  # the postgres OS user must reach the servers' data inside
+    SCRATCH_DIRECTORIES.append(path)
     return path
 
 
@@ -37,7 +43,7 @@ def local_environment() -> Iterator[Endpoints]:
     """Four real shards on loopback; the endpoints document is at `.extra['outputs_path']`."""
     root = scratch_directory("snapthunder-test-")
     outputs = root / "endpoints.json"
-    environment = localenv.up(shards=4, outputs=outputs, data_dir=root / "data", durable=False)
+    environment = localenv.up(shards=4, outputs=outputs, data_dir=root / "data", durable=False, start_api=False)
     try:
         yield environment
     finally:
@@ -99,13 +105,14 @@ def postgres_servers() -> set[str]:
     return {line.strip() for line in listing if "postgres -D" in line}
 
 
-def pytest_sessionstart(session):
-    session.config.servers_before_session = postgres_servers()
-
-
 def pytest_sessionfinish(session, exitstatus):
-    """No test may leave a server running: fail the run, naming what was left, and stop it."""
-    left = postgres_servers() - getattr(session.config, "servers_before_session", set())
+    """No test may leave a server running: fail the run, naming what was left, and stop it.
+
+    Only servers in this session's scratch directories count, so test runs of
+    other checkouts on the same machine are neither blamed nor stopped.
+    """
+    left = {line for line in postgres_servers()
+            if any(f" -D {directory}/" in line for directory in SCRATCH_DIRECTORIES)}
     if left:
         for line in left:
             os.kill(int(line.split()[0]), signal.SIGTERM)

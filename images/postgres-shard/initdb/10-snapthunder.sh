@@ -7,19 +7,33 @@
 #   POSTGRES_USER, POSTGRES_DB            the superuser and the shard's database
 #   PGHOST, PGPORT, PGPASSWORD            where psql connects (unset in the image: socket)
 #   SNAPTHUNDER_SQL_DIR                   the SQL files (default /snapthunder/sql)
-#   SNAPTHUNDER_LOADER_ROLE / _PASSWORD   the role that loads
-#   SNAPTHUNDER_READER_ROLE / _PASSWORD   the read-only role the API uses
+#   SNAPTHUNDER_LOADER_ROLE, SNAPTHUNDER_READER_ROLE
+#                                         the role that loads, the read-only role the API uses
+#   SNAPTHUNDER_LOADER_PASSWORD, SNAPTHUNDER_READER_PASSWORD
+#                                         their passwords, or instead the same names with
+#                                         _FILE: a file holding it (a mounted Secret)
 set -eu
 
+# The value of $1, or the contents of the file named by ${1}_FILE.
+secret() {
+    eval "file=\${${1}_FILE:-}"
+    if [ -n "$file" ]; then
+        cat "$file"
+    else
+        eval "printf '%s' \"\${${1}:?neither $1 nor ${1}_FILE is set}\""
+    fi
+}
+
 sql_dir="${SNAPTHUNDER_SQL_DIR:-/snapthunder/sql}"
-: "${SNAPTHUNDER_LOADER_ROLE:?is not set}" "${SNAPTHUNDER_LOADER_PASSWORD:?is not set}"
-: "${SNAPTHUNDER_READER_ROLE:?is not set}" "${SNAPTHUNDER_READER_PASSWORD:?is not set}"
+: "${SNAPTHUNDER_LOADER_ROLE:?is not set}" "${SNAPTHUNDER_READER_ROLE:?is not set}"
+loader_password=$(secret SNAPTHUNDER_LOADER_PASSWORD)
+reader_password=$(secret SNAPTHUNDER_READER_PASSWORD)
 
 for file in "$sql_dir"/*.sql; do
     psql --no-psqlrc --quiet -v ON_ERROR_STOP=1 \
         --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
         -v database="$POSTGRES_DB" \
-        -v loader_role="$SNAPTHUNDER_LOADER_ROLE" -v loader_password="$SNAPTHUNDER_LOADER_PASSWORD" \
-        -v reader_role="$SNAPTHUNDER_READER_ROLE" -v reader_password="$SNAPTHUNDER_READER_PASSWORD" \
+        -v loader_role="$SNAPTHUNDER_LOADER_ROLE" -v loader_password="$loader_password" \
+        -v reader_role="$SNAPTHUNDER_READER_ROLE" -v reader_password="$reader_password" \
         --file "$file"
 done

@@ -1,0 +1,283 @@
+"""The API against the original design's way of answering, side by side through HTTP, in one run.
+
+    python -m bench.api_vs_original [--scale 1.0] [--work-dir DIR] [--seconds 10]
+
+It builds everything it measures, on this machine: a GTEx-like compilation at
+the paper's density (snapthunder.synthetic), a local environment of 4 shards
+with the API (gunicorn, its default settings), and — the original design — one
+more PostgreSQL server holding every chromosome in one table with a btree on
+(chromosome, start, end), served by a minimal Flask app under the same
+gunicorn settings that, per request, opens a new connection, runs the
+original SQL, `fetchall()`s the rows into Python and turns them into JSON.
+
+Three workloads, each on both peers, interleaved so that machine noise hits
+both alike:
+
+* gene-sized overlap regions (10–100 kb, anywhere in the genome): median latency;
+* the same regions from 8 concurrent clients for a fixed time: requests/s, errors;
+* the paper's chr1:1–25,000,000 window (start >= 1, end <= 25 Mb): time to the
+  whole answer (the API's TSV, the original's JSON).
+
+Goals (issue 3): ≥ 5× faster median, ≥ 300 requests/s with 0 errors, ≥ 1.5×
+faster 25 Mb delivery. Everything it started is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg2
+from flask import Flask, Response, request
+
+from loaders.cli import main as load
+from snapthunder import localenv
+from snapthunder.plan import GRCH38_LENGTHS
+from snapthunder.postgres_server import free_port
+from snapthunder.synthetic import generate
+
+ORIGINAL_SETTINGS = "ORIGINAL_CONNECT_ARGUMENTS"
+PAPER_WINDOW_END = 25_000_000
+PAUSE_SECONDS = 0.01
+GOALS = {"median_speedup": 5.0, "requests_per_second": 300.0, "window_speedup": 1.5}
+
+
+def original_app() -> Flask:
+    """The original design's service: a new connection, the original SQL, fetchall, JSON."""
+    arguments = json.loads(os.environ[ORIGINAL_SETTINGS])
+    app = Flask("original")
+
+    @app.get("/snaptron")
+    def snaptron():
+        chromosome, _, span = request.args["regions"].partition(":")
+        start, end = (int(number) for number in span.split("-"))
+        if request.args.get("contains") == "1":
+            statement = ('SELECT * FROM intron WHERE chromosome = %s AND start >= %s AND start <= %s AND "end" <= %s '
+                         'ORDER BY chromosome, start, "end"')
+            parameters = (chromosome, start, end, end)
+        else:
+            statement = ('SELECT * FROM intron WHERE chromosome = %s AND "end" >= %s AND start <= %s '
+                         'ORDER BY chromosome, start, "end"')
+            parameters = (chromosome, start, end)
+        connection = psycopg2.connect(**arguments)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(statement, parameters)
+                rows = cursor.fetchall()
+        finally:
+            connection.close()
+        return Response(json.dumps(rows), mimetype="application/json")
+
+    return app
+
+
+class Client:
+    """One keep-alive HTTP connection; `get` returns (status, body bytes, seconds to the last byte)."""
+
+    def __init__(self, base_url: str) -> None:
+        host, port = base_url.removeprefix("http://").split(":")
+        self.connection = http.client.HTTPConnection(host, int(port), timeout=300)
+
+    def get(self, path: str) -> tuple[int, bytes, float]:
+        started = time.perf_counter()
+        try:
+            self.connection.request("GET", path)
+            response = self.connection.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException):
+            self.connection.close()
+            return 0, b"", time.perf_counter() - started
+        return response.status, body, time.perf_counter() - started
+
+
+def gene_regions(count: int, seed: int = 3) -> list[str]:
+    """Random 10–100 kb regions, chromosomes drawn by length, as the genome's genes are spread."""
+    generator = random.Random(seed)
+    names = [name for name in GRCH38_LENGTHS if name != "chrM"]
+    weights = [GRCH38_LENGTHS[name] for name in names]
+    regions = []
+    for _ in range(count):
+        chromosome = generator.choices(names, weights)[0]
+        width = generator.randint(10_000, 100_000)
+        start = generator.randint(1, GRCH38_LENGTHS[chromosome] - width)
+        regions.append(f"{chromosome}:{start}-{start + width}")
+    return regions
+
+
+def latencies(peers: dict[str, str], paths: dict[str, list[str]]) -> dict[str, list[float]]:
+    """Each request once per peer, alternating peers request by request.
+
+    A short pause before each request lets the other peer's after-work (the
+    original design's server process exiting after each connection) finish,
+    so each latency is that of one request on a quiet machine.
+    """
+    clients = {name: Client(url) for name, url in peers.items()}
+    seconds: dict[str, list[float]] = {name: [] for name in peers}
+    for index in range(len(next(iter(paths.values())))):
+        for name, client in clients.items():
+            time.sleep(PAUSE_SECONDS)
+            status, _, elapsed = client.get(paths[name][index])
+            if status != 200:
+                raise RuntimeError(f"{name}: {paths[name][index]} answered {status}")
+            seconds[name].append(elapsed)
+    return seconds
+
+
+def throughput(base_url: str, paths: list[str], clients: int, duration: float) -> tuple[float, int, int]:
+    """(requests/s, completed, errors) with `clients` threads looping over `paths` for `duration` s."""
+    completed, errors = [0] * clients, [0] * clients
+    stop = time.monotonic() + duration
+
+    def run(worker: int) -> None:
+        client = Client(base_url)
+        generator = random.Random(worker)
+        while time.monotonic() < stop:
+            status, _, _ = client.get(generator.choice(paths))
+            if status == 200:
+                completed[worker] += 1
+            else:
+                errors[worker] += 1
+                client = Client(base_url)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=run, args=(worker,)) for worker in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    return sum(completed) / elapsed, sum(completed), sum(errors)
+
+
+def start_original(work_dir: Path, junctions: Path) -> tuple[dict, subprocess.Popen, str]:
+    """One server, one table of every chromosome, and the original app under gunicorn."""
+    outputs = work_dir / "original" / "endpoints.json"
+    environment = localenv.up(shards=1, outputs=outputs, data_dir=work_dir / "original" / "data",
+                              durable=False, start_api=False)
+    if load([str(junctions), "--outputs", str(outputs), "--quiet", "--rejects", str(work_dir / "rejects.tsv")]):
+        raise RuntimeError("loading the original design's table failed")
+    shard = next(iter(environment.shards.values()))
+    port = free_port()
+    settings = dict(os.environ, **{ORIGINAL_SETTINGS: json.dumps(shard.connect_arguments(environment.reader))},
+                    PYTHONPATH=str(localenv.REPOSITORY))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8",
+         "--worker-class", "gthread", "bench.api_vs_original:original_app()"],
+        env=settings, cwd=localenv.REPOSITORY, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"{url}/snaptron?regions=chr1:1-2", timeout=2).read()
+            return {"outputs": outputs}, process, url
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the original design's app did not start")
+
+
+def run(scale: float, work_dir: Path, seconds: float, regions_count: int) -> dict:
+    compilation = generate(work_dir / "compilation", scale=scale)
+    api_outputs = work_dir / "api" / "endpoints.json"
+    api = localenv.up(shards=4, outputs=api_outputs, data_dir=work_dir / "api" / "data", durable=False)
+    original_process = None
+    original = None
+    try:
+        if load([str(compilation.junctions_path), "--outputs", str(api_outputs), "--quiet",
+                 "--rejects", str(work_dir / "rejects.tsv")]):
+            raise RuntimeError("loading the shards failed")
+        original, original_process, original_url = start_original(work_dir, compilation.junctions_path)
+        peers = {"api": api.api_url, "original": original_url}
+        regions = gene_regions(regions_count)
+        paths = {"api": [f"/gtex/snaptron?regions={region}" for region in regions],
+                 "original": [f"/snaptron?regions={region}" for region in regions]}
+        latencies(peers, {name: found[:20] for name, found in paths.items()})  # warm caches and pools
+        gene = latencies(peers, paths)
+        rates = {name: throughput(url, paths[name], 8, seconds) for name, url in peers.items()}
+        window = latencies(peers, {"api": [f"/gtex/snaptron?regions=chr1:1-{PAPER_WINDOW_END}&contains=1"] * 3,
+                                   "original": [f"/snaptron?regions=chr1:1-{PAPER_WINDOW_END}&contains=1"] * 3})
+    finally:
+        if original_process is not None:
+            original_process.terminate()
+            original_process.wait(30)
+        if original is not None:
+            localenv.down(original["outputs"])
+        localenv.down(api_outputs)
+    return summarize(compilation.row_count, gene, rates, window)
+
+
+def summarize(rows: int, gene: dict, rates: dict, window: dict) -> dict:
+    median = {name: statistics.median(values) * 1000 for name, values in gene.items()}
+    window_median = {name: statistics.median(values) for name, values in window.items()}
+    results = {
+        "rows": rows,
+        "gene_median_ms": median, "gene_median_speedup": median["original"] / median["api"],
+        "requests_per_second": {name: rate for name, (rate, _, _) in rates.items()},
+        "errors": {name: errors for name, (_, _, errors) in rates.items()},
+        "window_seconds": window_median, "window_speedup": window_median["original"] / window_median["api"],
+    }
+    results["goals_met"] = {
+        "median_speedup": results["gene_median_speedup"] >= GOALS["median_speedup"],
+        "requests_per_second": (results["requests_per_second"]["api"] >= GOALS["requests_per_second"]
+                                and results["errors"]["api"] == 0),
+        "window_speedup": results["window_speedup"] >= GOALS["window_speedup"],
+    }
+    return results
+
+
+def report(results: dict) -> str:
+    met = {name: "met" if ok else "MISSED" for name, ok in results["goals_met"].items()}
+    return "\n".join([
+        f"compilation: {results['rows']:,} junctions",
+        "| workload | API | original design | ratio | goal |",
+        "|---|---|---|---|---|",
+        f"| gene-sized region, median | {results['gene_median_ms']['api']:.1f} ms | "
+        f"{results['gene_median_ms']['original']:.1f} ms | {results['gene_median_speedup']:.1f}x | "
+        f">= 5x: {met['median_speedup']} |",
+        f"| 8 clients, requests/s (errors) | {results['requests_per_second']['api']:.0f} "
+        f"({results['errors']['api']}) | {results['requests_per_second']['original']:.0f} "
+        f"({results['errors']['original']}) | "
+        f"{results['requests_per_second']['api'] / results['requests_per_second']['original']:.1f}x | "
+        f">= 300/s, 0 errors: {met['requests_per_second']} |",
+        f"| chr1:1-25,000,000 whole answer | {results['window_seconds']['api']:.2f} s | "
+        f"{results['window_seconds']['original']:.2f} s | {results['window_speedup']:.1f}x | "
+        f">= 1.5x: {met['window_speedup']} |",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.api_vs_original", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="compilation density (default 1.0: the paper's)")
+    parser.add_argument("--work-dir", type=Path, help="where data and servers live (default: a new temp dir)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each throughput run")
+    parser.add_argument("--regions", type=int, default=200, help="gene-sized regions timed one by one")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    arguments = parser.parse_args(argv)
+    work_dir = arguments.work_dir or Path(tempfile.mkdtemp(prefix="snapthunder-api-bench-", dir="/dev/shm"
+                                                           if os.access("/dev/shm", os.W_OK) else None))
+    work_dir.mkdir(parents=True, exist_ok=True)
+    work_dir.chmod(0o755)
+    try:
+        results = run(arguments.scale, work_dir, arguments.seconds, arguments.regions)
+    finally:
+        if arguments.work_dir is None:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    print(report(results))
+    if arguments.json:
+        arguments.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

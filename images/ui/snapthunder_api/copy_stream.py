@@ -1,0 +1,223 @@
+"""Rows from the shards as bytes: COPY … TO STDOUT into bounded queues, read back in order.
+
+One `ShardReader` per shard asked, run on the worker's reader threads (a
+pool kept between requests: starting a thread per request costs more than
+a small answer), runs that shard's statements one after another on one
+pooled connection, each statement into its own bounded
+queue of 64 KiB chunks. COPY hands psycopg2 one row at a time; a
+`BufferedWriter` in front of the queue gathers them, so Python code runs once
+per 64 KiB, never per row, and no row object is ever built. `Streams` starts
+the readers together (the shards work in parallel), waits until each has
+either sent its first bytes or failed — so that a shard that is down is a
+503 *before* the status line goes out — and then yields the chunks of every
+statement in the order of their keys (chromosome names in byte order: the
+merge of per-chromosome streams is their concatenation).
+
+Memory per answer is bounded: at most QUEUE_CHUNKS × CHUNK_BYTES waits per
+statement, and a full queue blocks its reader (and PostgreSQL behind it)
+until the client catches up. Closing the stream early (client gone, limit or
+cap reached) cancels the statements on the server and returns every
+connection to its pool.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import queue
+import threading
+import time
+from concurrent.futures import Executor
+from typing import Callable, Iterator
+
+import psycopg2
+import psycopg2.extensions
+
+from snapthunder_api.errors import ApiError, shard_failure
+from snapthunder_api.shards import ShardPool
+
+CHUNK_BYTES = 1 << 16
+QUEUE_CHUNKS = 8
+PUT_POLL_SECONDS = 0.2
+JOIN_SECONDS = 5.0
+END = object()
+
+# Makes a shard's statements once it has a cursor: [(key, bound COPY statement)].
+StatementMaker = Callable[[psycopg2.extensions.cursor], list[tuple[str, bytes]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """A statement that failed after its first bytes: the answer must end with the error marker."""
+
+    error: ApiError
+
+
+@dataclasses.dataclass
+class Unit:
+    key: str
+    statement: bytes
+    chunks: "queue.Queue[bytes | Failure | object]" = dataclasses.field(
+        default_factory=lambda: queue.Queue(QUEUE_CHUNKS))
+
+
+class ShardReader:
+    """Runs one shard's COPY statements in order, each into its own queue."""
+
+    def __init__(self, pool: ShardPool, make_statements: StatementMaker, timeout_seconds: float) -> None:
+        self.pool = pool
+        self.make_statements = make_statements
+        self.timeout_seconds = timeout_seconds
+        self.units: list[Unit] = []
+        self.started_event = threading.Event()
+        self.failure: ApiError | None = None
+        self.cancelled = threading.Event()
+        self.finished = threading.Event()
+        self._connection_lock = threading.Lock()
+        self._connection: psycopg2.extensions.connection | None = None
+
+    def run(self) -> None:
+        try:
+            connection = self.pool.acquire()
+        except ApiError as error:
+            self.failure = error
+            self.started_event.set()
+            self.finished.set()
+            return
+        with self._connection_lock:
+            self._connection = connection
+        broken, unit = False, None
+        try:
+            with connection.cursor() as cursor:
+                self.units = [Unit(key, statement) for key, statement in self.make_statements(cursor)]
+                for unit in self.units:
+                    if self.cancelled.is_set():
+                        break
+                    writer = io.BufferedWriter(_QueueSink(unit, self), CHUNK_BYTES)
+                    cursor.copy_expert(unit.statement, writer, CHUNK_BYTES)
+                    writer.flush()
+                    self.started_event.set()
+                    self.put(unit, END)
+        except Exception as error:  # every failure is reported to the answer, none may kill the thread silently
+            broken = isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError))
+            if not self.cancelled.is_set():
+                failure = shard_failure(self.pool.shard, error, self.timeout_seconds)
+                if self.started_event.is_set() and unit is not None:
+                    self.put(unit, Failure(failure))
+                else:
+                    self.failure = failure
+        finally:
+            with self._connection_lock:
+                self._connection = None
+            self.pool.release(connection, broken)
+            self.started_event.set()
+            self.finished.set()
+
+    def put(self, unit: Unit, item: object) -> None:
+        """Queue an item, waiting while the queue is full, unless the answer is cancelled."""
+        while not self.cancelled.is_set():
+            try:
+                unit.chunks.put(item, timeout=PUT_POLL_SECONDS)
+                return
+            except queue.Full:
+                continue
+
+    def cancel(self) -> None:
+        """Stop: no new statements, and the running one cancelled on the server."""
+        self.cancelled.set()
+        with self._connection_lock:
+            if self._connection is not None:
+                try:
+                    self._connection.cancel()
+                except psycopg2.Error:
+                    pass
+
+
+class _QueueSink(io.RawIOBase):
+    """What the BufferedWriter flushes into: 64 KiB chunks onto the unit's queue."""
+
+    def __init__(self, unit: Unit, reader: ShardReader) -> None:
+        super().__init__()
+        self.unit = unit
+        self.reader = reader
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.reader.started_event.set()
+        self.reader.put(self.unit, bytes(data))
+        return len(data)
+
+
+class Streams:
+    """The readers of one answer: started together, read in key order, closed once."""
+
+    def __init__(self, readers: list[ShardReader], wait_seconds: float) -> None:
+        self.readers = readers
+        self.wait_seconds = wait_seconds
+        self.submitted: list[ShardReader] = []
+
+    def start(self, executor: Executor) -> None:
+        """Start every reader and wait for its first bytes; raise the first failure, if any."""
+        for reader in self.readers:
+            executor.submit(reader.run)
+            self.submitted.append(reader)
+        deadline = time.monotonic() + self.wait_seconds
+        for reader in self.readers:
+            if not reader.started_event.wait(max(0.0, deadline - time.monotonic())):
+                self.close()
+                raise ApiError(504, f"{reader.pool.shard.describe()} sent nothing for {self.wait_seconds:g} s")
+        failures = [reader.failure for reader in self.readers if reader.failure is not None]
+        if failures:
+            self.close()
+            raise failures[0]
+
+    def chunks(self) -> Iterator[bytes | Failure]:
+        """Every statement's chunks in key order; a Failure is the last item when one occurs."""
+        units = sorted((unit for reader in self.readers for unit in reader.units), key=lambda unit: unit.key)
+        for unit in units:
+            while True:
+                try:
+                    item = unit.chunks.get(timeout=self.wait_seconds)
+                except queue.Empty:
+                    yield Failure(ApiError(504, f"no rows for {unit.key} for {self.wait_seconds:g} s"))
+                    return
+                if item is END:
+                    break
+                yield item
+                if isinstance(item, Failure):
+                    return
+
+    def close(self) -> None:
+        """Cancel whatever still runs and wait for the readers to give their connections back."""
+        for reader in self.submitted:
+            if not reader.finished.is_set():
+                reader.cancel()
+        for reader in self.submitted:
+            reader.finished.wait(JOIN_SECONDS)
+
+
+class CopyTextDecoder:
+    """Undoes COPY's text escapes (`\\\\`, `\\t`, `\\n`, …) across chunk boundaries.
+
+    Junction rows never contain them (the loader rejects such lines), so the
+    common case is one `in` test per chunk; JSON rows (`\\"`) and sample lines
+    (tabs) do.
+    """
+
+    ESCAPES = ((b"\\t", b"\t"), (b"\\n", b"\n"), (b"\\r", b"\r"), (b"\\b", b"\b"), (b"\\f", b"\f"), (b"\\v", b"\v"))
+
+    def __init__(self) -> None:
+        self.carry = b""
+
+    def decode(self, chunk: bytes) -> bytes:
+        chunk, self.carry = self.carry + chunk, b""
+        if b"\\" not in chunk:
+            return chunk
+        if (len(chunk) - len(chunk.rstrip(b"\\"))) % 2:
+            chunk, self.carry = chunk[:-1], b"\\"
+        parts = chunk.split(b"\\\\")
+        for escaped, character in self.ESCAPES:
+            parts = [part.replace(escaped, character) for part in parts]
+        return b"\\".join(parts)

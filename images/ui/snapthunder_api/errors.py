@@ -1,0 +1,88 @@
+"""The one error shape, and how a shard's failure becomes an HTTP status.
+
+Every error the API reports, before or during a stream, is one line of text
+or one JSON object:
+
+    text/plain          #ERROR <status> <message>
+    application/json    {"error": {"status": <status>, "parameter": <name or null>, "message": <message>}}
+
+Before any row is sent the status line carries the code too (400, 404, 503,
+504, 500). Once rows are streaming the status is already 200, so the same
+line ends the body (JSON: the `error` member of the trailer): an answer that
+was cut short never looks complete. `error_response` and `marker_line` are
+the only places that format errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import psycopg2
+import psycopg2.errors
+from flask import Request, Response
+
+from snapthunder.endpoints import Shard
+
+logger = logging.getLogger("snapthunder.api")
+
+
+class ApiError(Exception):
+    """An answer that is an error: HTTP status, the parameter at fault (if any), a one-line message."""
+
+    def __init__(self, status: int, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = " ".join(message.split())
+        self.parameter = parameter
+
+    def as_json(self) -> dict:
+        return {"status": self.status, "parameter": self.parameter, "message": self.message}
+
+
+class ShardUnavailable(ApiError):
+    """A shard that cannot be reached: 503, naming the shard and the chromosomes it holds."""
+
+    def __init__(self, shard: Shard, detail: str) -> None:
+        super().__init__(503, f"{shard.describe()} is unavailable ({_first_line(detail)}): its chromosomes "
+                              "cannot be queried until it is back; the other shards still answer")
+        self.shard = shard
+
+
+def wants_json(request: Request) -> bool:
+    """JSON when asked by `format=json` or by an Accept header preferring it over text."""
+    requested = request.args.get("format")
+    if requested is not None:
+        return requested == "json"
+    return request.accept_mimetypes.best_match(["text/plain", "application/json"]) == "application/json"
+
+
+def error_response(error: ApiError, as_json: bool) -> Response:
+    if as_json:
+        return Response(json.dumps({"error": error.as_json()}) + "\n", error.status, mimetype="application/json")
+    return Response(marker_line(error), error.status, mimetype="text/plain")
+
+
+def marker_line(error: ApiError) -> str:
+    """`#ERROR <status> <message>`: the text form, alone or as the last line of a cut stream."""
+    return f"#ERROR {error.status} {error.message}\n"
+
+
+def shard_failure(shard: Shard, error: BaseException, timeout_seconds: float) -> ApiError:
+    """What a shard's exception means to the client; unexpected ones are logged with their traceback."""
+    if isinstance(error, ApiError):
+        return error
+    if isinstance(error, psycopg2.errors.QueryCanceled):
+        return ApiError(504, f"{shard.describe()}: the query ran past the statement timeout of "
+                             f"{timeout_seconds:g} s; narrow the regions or add filters")
+    if isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+        return ShardUnavailable(shard, str(error) or type(error).__name__)
+    if isinstance(error, psycopg2.Error):
+        return ApiError(500, f"{shard.describe()} failed: {_first_line(error.pgerror or str(error))}")
+    logger.error("unexpected failure reading %s", shard.name, exc_info=error)
+    return ApiError(500, f"internal error while reading {shard.name}; the server log has the details")
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else "no detail"

@@ -1,0 +1,220 @@
+"""The API in-process against real shards: Snaptron's semantics, checked against the reference evaluator.
+
+Many random queries (seeded) cover every mode, every filter operator, sids
+projections, ids, fields, limits, multi-shard regions and genome-wide
+filter-only queries; each answer must equal the reference's, line for line.
+Then the formats, the bulk POST, /samples, caps and the error marker, the
+error shape, SQL injection in every parameter and fuzzed query strings.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg2
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies
+
+from snapthunder import query as query_language
+from snapthunder.junctions import COLUMNS
+from snapthunder_api import create_app
+from snapthunder_api.settings import markdown_table
+
+pytest.register_assert_rewrite("tests.api_fixtures")
+from tests.api_fixtures import COMPILATION, expected_tsv, random_query, typed  # noqa: E402 (registered first)
+
+pytest_plugins = ["tests.api_fixtures"]
+
+URL = f"/{COMPILATION}/snaptron"
+HEADER = "\t".join(("DataSource:Type", *COLUMNS))
+
+
+def answer(client, text: str, **options):
+    response = client.get(URL, query_string=text, **options)
+    assert response.status_code == 200, (text, response.get_data(as_text=True)[:300])
+    return response.get_data(as_text=True)
+
+
+def test_random_queries_answer_exactly_what_the_reference_does(client, api_dataset):
+    generator = random.Random(20180501)
+    reference = api_dataset.reference
+    nonempty = 0
+    for _ in range(120):
+        text = random_query(generator, reference)
+        expected = expected_tsv(reference, text)
+        assert answer(client, text) == expected, text
+        nonempty += expected.count("\n") > 1
+    assert nonempty > 60, "most random queries should find rows"
+
+
+def test_a_plain_region_gives_the_files_own_lines_under_snaptrons_header(client, api_dataset):
+    body = answer(client, "regions=chr1:1000000-1100000")
+    lines = body.splitlines()
+    assert lines[0] == HEADER and len(lines) > 100
+    assert lines[1:] == expected_tsv(api_dataset.reference, "regions=chr1:1000000-1100000").splitlines()[1:]
+
+
+def test_regions_on_several_shards_merge_in_chromosome_then_position_order(client, api_dataset):
+    text = "regions=chrX:1-3000000,chr1:1-200000,chr10:1-3000000,chr2:1-3000000"
+    rows = [line.split("\t") for line in answer(client, text).splitlines()[1:]]
+    keys = [(row[2], int(row[3]), int(row[4])) for row in rows]
+    assert keys == sorted(keys) and {key[0] for key in keys} == {"chr1", "chr10", "chr2", "chrX"}
+
+
+def test_a_genome_wide_filter_only_query_reads_every_shard(client, api_dataset):
+    text = "rfilter=samples_count>:8000&fields=chromosome,start,samples_count"
+    body = answer(client, text)
+    assert body == expected_tsv(api_dataset.reference, text)
+    assert len({line.split("\t")[1] for line in body.splitlines()[1:]}) > 5
+
+
+def test_count_only_json_and_content_negotiation(client, api_dataset):
+    text = "regions=chr1:500000-700000&rfilter=samples_count>:3"
+    lines = expected_tsv(api_dataset.reference, text).splitlines()[1:]
+    assert answer(client, text + "&fields=rc") == f"{len(lines)}\n"
+    assert json.loads(answer(client, text + "&fields=rc&format=json")) == {"count": len(lines)}
+    document = json.loads(answer(client, text + "&format=json"))
+    assert document["fields"] == ["DataSource:Type", *COLUMNS] and document["row_count"] == len(lines)
+    assert (document["truncated"], document["error"]) == (False, None)
+    assert document["rows"] == [[typed(name, value) for name, value in zip(document["fields"], line.split("\t"))]
+                                for line in lines]
+    negotiated = client.get(URL, query_string=text, headers={"Accept": "application/json"})
+    assert negotiated.mimetype == "application/json" and json.loads(negotiated.data)["rows"] == document["rows"]
+
+
+def test_bulk_post_ors_its_queries_with_each_row_once(client, api_dataset):
+    queries = [{"regions": "chr1:200000-300000", "rfilter": "samples_count>:20"},
+               {"intervals": ["chr1:250000-350000", "chr2:1-2000000"], "contains": True},
+               {"ids": [5, 6, 7]}]
+    by_json = client.post(URL + "?fields=snaptron_id,chromosome,start,end", json=queries)
+    by_form = client.post(URL + "?fields=snaptron_id,chromosome,start,end", data={"fields": json.dumps(queries)})
+    reference = api_dataset.reference
+    parsed = query_language.parse_bulk(queries, [("fields", "snaptron_id,chromosome,start,end")], 100)
+    expected = "".join(line + "\n" for line in ["\t".join(parsed.output_columns)] + reference.lines(parsed))
+    assert by_json.get_data(as_text=True) == expected == by_form.get_data(as_text=True)
+    ids = [line.split("\t")[1] for line in expected.splitlines()[1:]]
+    assert len(ids) == len(set(ids)) > 50
+
+
+def test_samples_by_ids_or_all(client, api_dataset):
+    body = client.get(f"/{COMPILATION}/samples?ids=42,7,42").get_data(as_text=True)
+    assert body.splitlines() == [api_dataset.samples_header, api_dataset.sample_lines[7], api_dataset.sample_lines[42]]
+    every = client.get(f"/{COMPILATION}/samples?all=1").get_data(as_text=True).splitlines()
+    assert every[1:] == [api_dataset.sample_lines[rail_id] for rail_id in sorted(api_dataset.sample_lines)]
+    assert client.get(f"/{COMPILATION}/samples").status_code == 400
+
+
+def test_caps_end_the_answer_with_an_explicit_marker_and_a_limit_does_not(api_environment):
+    app = create_app({"endpoints": str(api_environment.extra["outputs"]), "row_cap": 25, "byte_cap": 100_000})
+    client = app.test_client()
+    try:
+        lines = answer(client, "regions=chr1:1-25000000&fields=snaptron_id").splitlines()
+        assert len(lines) == 27 and lines[-1].startswith("#TRUNCATED row_cap=25 reached")
+        assert answer(client, "regions=chr1:1-25000000&fields=snaptron_id&limit=25").splitlines()[-1] == "gtex:I\t24"
+        document = json.loads(answer(client, "regions=chr1:1-25000000&fields=snaptron_id&format=json"))
+        assert document["truncated"] and len(document["rows"]) == 25
+        wide = answer(client, "regions=chr1:1-25000000&rfilter=samples_count>:2000").splitlines()
+        assert wide[-1].startswith("#TRUNCATED byte_cap=100,000 reached") and len(wide) < 25
+        exact = answer(client, "regions=chr1:1-25000000&rfilter=samples_count>:9400&fields=snaptron_id")
+        assert "#" not in exact, "an answer of at most the cap is complete"
+    finally:
+        app.extensions["snapthunder"].close()
+
+
+def test_a_failure_after_rows_were_sent_ends_the_stream_with_the_error_marker(api_environment):
+    app = create_app({"endpoints": str(api_environment.extra["outputs"]), "statement_timeout_seconds": 0.5})
+    try:
+        response = app.test_client().get(URL, query_string="rfilter=length>:0", buffered=False)
+        assert response.status_code == 200
+        chunks = iter(response.response)
+        first = next(chunks)
+        time.sleep(1.5)
+        body = (first + b"".join(chunks)).decode()
+        response.close()
+        assert body.startswith(HEADER) and body.count("\n") > 100
+        assert body.splitlines()[-1].startswith("#ERROR 504 shard-") and "statement timeout of 0.5 s" in body
+    finally:
+        app.extensions["snapthunder"].close()
+
+
+@pytest.mark.parametrize("path, text, status, parameter", [
+    (URL, "regions=chr1:5-1", 400, "regions"),
+    (URL, "regions=chr1:1-5&rfilter=depth>:1", 400, "rfilter"),
+    (URL, "regions=chr1:1-5&fields=bogus", 400, "fields"),
+    (URL, "regions=chr1:1-5&nonsense=1", 400, "'nonsense'"),
+    (URL, "regions=chr1:1-5&sids=" + ",".join(["1"] * 600_000), 400, "query string"),
+    (URL, "regions=chr1:1-5&sids=" + ",".join(["1"] * 20_000), 400, "sids"),
+    ("/elsewhere/snaptron", "regions=chr1:1-5", 404, None),
+], ids=["region", "filter", "fields", "unknown", "oversize", "too-many", "compilation"])
+def test_one_error_shape_text_or_json_naming_the_parameter(client, path, text, status, parameter):
+    plain = client.get(path, query_string=text)
+    assert plain.status_code == status and plain.mimetype == "text/plain"
+    line = plain.get_data(as_text=True)
+    assert line.startswith(f"#ERROR {status} ") and line.count("\n") == 1
+    as_json = client.get(path, query_string=text + "&format=json")
+    if status == 400 and parameter != "'nonsense'":
+        error = json.loads(as_json.data)["error"]
+        assert error["status"] == status and error["parameter"] == parameter
+        assert error["message"].startswith(f"{parameter}: ")
+    if parameter:
+        assert f" {parameter}: " in line
+
+
+INJECTIONS = ("1'; DROP TABLE intron; --", "1 OR 1=1", "chr1:1-2' UNION SELECT * FROM pg_shadow --",
+              "$$; DELETE FROM sample; $$", "0);TRUNCATE intron;--", "\\x27; COMMIT; DROP TABLE sample",
+              "samples_count>:1;DELETE FROM intron")
+PARAMETERS = ("regions", "contains", "exact", "either", "rfilter", "sids", "ids", "fields", "header", "limit", "format")
+
+
+@pytest.mark.parametrize("parameter", PARAMETERS)
+def test_sql_injection_in_every_parameter_is_a_400_and_leaves_the_data_alone(client, api_environment, parameter):
+    base = "" if parameter == "regions" else "regions=chr1:1-100000&"
+    for attempt in INJECTIONS:
+        response = client.get(URL, query_string=f"{base}{parameter}={quote(attempt)}")
+        assert response.status_code == 400, (parameter, attempt)
+        assert f" {parameter}: " in response.get_data(as_text=True)
+    bulk = client.post(URL, json=[{"regions": "chr1:1-100", "rfilter": INJECTIONS[0], "ids": INJECTIONS[1]}])
+    assert bulk.status_code == 400
+    assert client.get(f"/{COMPILATION}/samples", query_string="ids=" + quote(INJECTIONS[3])).status_code == 400
+    for shard in api_environment.shards.values():
+        with psycopg2.connect(**shard.connect_arguments(api_environment.reader)) as connection:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT (SELECT count(*) FROM intron) > 0, (SELECT count(*) FROM sample) > 0")
+                assert cursor.fetchone() == (True, True)
+        connection.close()
+
+
+FUZZ_ALPHABET = "abcdefghijklmnopqrstuvwxyz_0123456789=&,:-+<>!%.;'\"\\ ?é\x00"
+PARAMETER_NAMES = strategies.sampled_from(PARAMETERS + ("id", "all", ""))
+
+
+@pytest.fixture(scope="module")
+def capped_client(api_environment):
+    """Fuzzed queries that happen to be valid may ask for the whole genome: keep their answers short."""
+    app = create_app({"endpoints": str(api_environment.extra["outputs"]), "row_cap": 50})
+    yield app.test_client()
+    app.extensions["snapthunder"].close()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=strategies.text(FUZZ_ALPHABET, max_size=80),
+       pairs=strategies.lists(strategies.tuples(PARAMETER_NAMES, strategies.text(FUZZ_ALPHABET, max_size=30)),
+                              max_size=4))
+def test_fuzzed_query_strings_never_get_a_5xx_or_a_traceback(capped_client, raw, pairs):
+    for text in (raw, "&".join(f"{name}={value}" for name, value in pairs)):
+        response = capped_client.get(URL, query_string=text)
+        body = response.get_data(as_text=True)
+        assert response.status_code < 500, (text, body)
+        assert "Traceback" not in body
+
+
+def test_the_settings_table_in_the_docs_is_the_one_the_code_renders():
+    repository = Path(__file__).resolve().parent.parent
+    assert markdown_table() in (repository / "docs" / "API.md").read_text()
+    readme = (repository / "README.md").read_text()
+    if "SNAPTHUNDER_STATEMENT_TIMEOUT_SECONDS" in readme:
+        assert markdown_table() in readme, "README's settings table is stale: paste markdown_table() again"
