@@ -13,7 +13,8 @@ original SQL, `fetchall()`s the rows into Python and turns them into JSON.
 Three workloads, each on both peers, interleaved so that machine noise hits
 both alike:
 
-* gene-sized overlap regions (10–100 kb, anywhere in the genome): median latency;
+* gene-sized overlap regions (10–100 kb, anywhere in the genome, and again only
+  where the compilation has GTEx's density): median latency;
 * the same regions from 8 concurrent clients for a fixed time: requests/s, errors;
 * the paper's chr1:1–25,000,000 window (start >= 1, end <= 25 Mb): time to the
   whole answer (the API's TSV, the original's JSON).
@@ -102,16 +103,23 @@ class Client:
         return response.status, body, time.perf_counter() - started
 
 
-def gene_regions(count: int, seed: int = 3) -> list[str]:
-    """Random 10–100 kb regions, chromosomes drawn by length, as the genome's genes are spread."""
+def gene_regions(count: int, seed: int = 3, dense_only: bool = False) -> list[str]:
+    """Random 10–100 kb regions, chromosomes drawn by length, as the genome's genes are spread.
+
+    The generated compilation has GTEx's real density only on chr1:1–25 Mb (the
+    paper's windows) and a thin background elsewhere, to stay small; with
+    `dense_only` the regions are drawn there, where scans cost what they cost
+    on a real compilation everywhere.
+    """
     generator = random.Random(seed)
     names = [name for name in GRCH38_LENGTHS if name != "chrM"]
     weights = [GRCH38_LENGTHS[name] for name in names]
     regions = []
     for _ in range(count):
-        chromosome = generator.choices(names, weights)[0]
+        chromosome = "chr1" if dense_only else generator.choices(names, weights)[0]
         width = generator.randint(10_000, 100_000)
-        start = generator.randint(1, GRCH38_LENGTHS[chromosome] - width)
+        end_of_range = PAPER_WINDOW_END if dense_only else GRCH38_LENGTHS[chromosome]
+        start = generator.randint(1, end_of_range - width)
         regions.append(f"{chromosome}:{start}-{start + width}")
     return regions
 
@@ -199,11 +207,11 @@ def run(scale: float, work_dir: Path, seconds: float, regions_count: int) -> dic
             raise RuntimeError("loading the shards failed")
         original, original_process, original_url = start_original(work_dir, compilation.junctions_path)
         peers = {"api": api.api_url, "original": original_url}
-        regions = gene_regions(regions_count)
-        paths = {"api": [f"/gtex/snaptron?regions={region}" for region in regions],
-                 "original": [f"/snaptron?regions={region}" for region in regions]}
+        paths = _paths(gene_regions(regions_count))
+        dense_paths = _paths(gene_regions(regions_count, dense_only=True))
         latencies(peers, {name: found[:20] for name, found in paths.items()})  # warm caches and pools
         gene = latencies(peers, paths)
+        dense = latencies(peers, dense_paths)
         rates = {name: throughput(url, paths[name], 8, seconds) for name, url in peers.items()}
         window = latencies(peers, {"api": [f"/gtex/snaptron?regions=chr1:1-{PAPER_WINDOW_END}&contains=1"] * 3,
                                    "original": [f"/snaptron?regions=chr1:1-{PAPER_WINDOW_END}&contains=1"] * 3})
@@ -214,21 +222,30 @@ def run(scale: float, work_dir: Path, seconds: float, regions_count: int) -> dic
         if original is not None:
             localenv.down(original["outputs"])
         localenv.down(api_outputs)
-    return summarize(compilation.row_count, gene, rates, window)
+    return summarize(compilation.row_count, gene, dense, rates, window)
 
 
-def summarize(rows: int, gene: dict, rates: dict, window: dict) -> dict:
+def _paths(regions: list[str]) -> dict[str, list[str]]:
+    return {"api": [f"/gtex/snaptron?regions={region}" for region in regions],
+            "original": [f"/snaptron?regions={region}" for region in regions]}
+
+
+def summarize(rows: int, gene: dict, dense: dict, rates: dict, window: dict) -> dict:
     median = {name: statistics.median(values) * 1000 for name, values in gene.items()}
+    dense_median = {name: statistics.median(values) * 1000 for name, values in dense.items()}
     window_median = {name: statistics.median(values) for name, values in window.items()}
     results = {
         "rows": rows,
         "gene_median_ms": median, "gene_median_speedup": median["original"] / median["api"],
+        "dense_gene_median_ms": dense_median,
+        "dense_gene_median_speedup": dense_median["original"] / dense_median["api"],
         "requests_per_second": {name: rate for name, (rate, _, _) in rates.items()},
         "errors": {name: errors for name, (_, _, errors) in rates.items()},
         "window_seconds": window_median, "window_speedup": window_median["original"] / window_median["api"],
     }
     results["goals_met"] = {
         "median_speedup": results["gene_median_speedup"] >= GOALS["median_speedup"],
+        "dense_median_speedup": results["dense_gene_median_speedup"] >= GOALS["median_speedup"],
         "requests_per_second": (results["requests_per_second"]["api"] >= GOALS["requests_per_second"]
                                 and results["errors"]["api"] == 0),
         "window_speedup": results["window_speedup"] >= GOALS["window_speedup"],
@@ -245,6 +262,9 @@ def report(results: dict) -> str:
         f"| gene-sized region, median | {results['gene_median_ms']['api']:.1f} ms | "
         f"{results['gene_median_ms']['original']:.1f} ms | {results['gene_median_speedup']:.1f}x | "
         f">= 5x: {met['median_speedup']} |",
+        f"| gene-sized region in chr1:1-25 Mb (GTEx density), median | "
+        f"{results['dense_gene_median_ms']['api']:.1f} ms | {results['dense_gene_median_ms']['original']:.1f} ms | "
+        f"{results['dense_gene_median_speedup']:.1f}x | >= 5x: {met['dense_median_speedup']} |",
         f"| 8 clients, requests/s (errors) | {results['requests_per_second']['api']:.0f} "
         f"({results['errors']['api']}) | {results['requests_per_second']['original']:.0f} "
         f"({results['errors']['original']}) | "

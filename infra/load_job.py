@@ -52,8 +52,8 @@ class LoadJob(pulumi.ComponentResource):
             string_data={ui.ENDPOINTS_FILE: args.loader_document},
             opts=child,
         )
-        endpoints_volume, endpoints_mount = workloads.secret_file_volume(
-            "endpoints", secret.metadata.name, ui.ENDPOINTS_FILE, ui.ENDPOINTS_DIRECTORY)
+        endpoints_volume, endpoints_mount = workloads.secret_files_volume(
+            "endpoints", ui.ENDPOINTS_DIRECTORY, [(secret.metadata.name, {ui.ENDPOINTS_FILE: ui.ENDPOINTS_FILE})])
         tmp_volume, tmp_mount = workloads.scratch_volume("tmp", "/tmp", size_limit="1Gi")
         container = kubernetes.core.v1.ContainerArgs(
             name="loader",

@@ -4,7 +4,8 @@ Per shard, a `Shard` component declares generated superuser and loader
 passwords in a Secret, a headless Service (stable DNS for the one pod), and a
 StatefulSet of one replica running the shard image on its own volume. One
 reader password, shared by all shards, lives in its own Secret: the API uses
-it everywhere and can only read.
+it everywhere and can only read. The server gets the three passwords as files
+(both Secrets projected into one directory), never as environment values.
 
 Every name derives from the shard's name alone (`shard-0`, `shard-chrx`), never
 from the count, so going from 4 shards to 5 adds shard-4 and leaves shard-0..3,
@@ -180,7 +181,8 @@ def _password(name: str, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
 
 
 def _pod(shard: str, args: ShardSetArgs, memory: ServerMemory) -> kubernetes.core.v1.PodSpecArgs:
-    scratch = [
+    mounted = [
+        _password_files(shard),
         workloads.scratch_volume("sockets", "/var/run/postgresql", size_limit="1Mi"),
         workloads.scratch_volume("tmp", "/tmp"),
         workloads.scratch_volume("shm", "/dev/shm", size_limit=f"{memory.shared_memory}Mi", in_memory=True),
@@ -192,10 +194,12 @@ def _pod(shard: str, args: ShardSetArgs, memory: ServerMemory) -> kubernetes.cor
         image=args.image,
         image_pull_policy=args.pull_policy,
         args=["postgres", *memory.arguments()],
-        env=_environment(shard),
+        # The init script's variables (passwords as file paths) and where the data directory is.
+        env=[kubernetes.core.v1.EnvVarArgs(name=name, value=value)
+             for name, value in {"PGDATA": PGDATA, **shard_image.init_environment()}.items()],
         ports=[kubernetes.core.v1.ContainerPortArgs(name="postgres", container_port=shard_image.PORT)],
         volume_mounts=[kubernetes.core.v1.VolumeMountArgs(name="data", mount_path=DATA_DIRECTORY),
-                       *(mount for _, mount in scratch)],
+                       *(mount for _, mount in mounted)],
         resources=workloads.resources(args.resources),
         security_context=workloads.container_security(),
         # The first start initialises the volume and a restart after a crash replays WAL:
@@ -205,33 +209,23 @@ def _pod(shard: str, args: ShardSetArgs, memory: ServerMemory) -> kubernetes.cor
         liveness_probe=workloads.command_probe(ready, period_seconds=20, failure_threshold=6),
     )
     return workloads.pod_spec(
-        workloads.POSTGRES_USER_ID, [container], [volume for volume, _ in scratch],
+        workloads.POSTGRES_USER_ID, [container], [volume for volume, _ in mounted],
         # A fast shutdown (the default on SIGTERM) needs a few seconds; a checkpoint after a load, more.
         termination_grace_period_seconds=120,
     )
 
 
-def _environment(shard: str) -> list[kubernetes.core.v1.EnvVarArgs]:
-    """The init script's environment from `shard_image.init_environment`, passwords from the Secrets.
+def _password_files(shard: str) -> tuple[kubernetes.core.v1.VolumeArgs, kubernetes.core.v1.VolumeMountArgs]:
+    """The shard's passwords as the files `shard_image.init_environment()` names, in the directory it names.
 
-    The contract names the variables; calling it with markers instead of
-    passwords tells which of them must come from a Secret rather than the spec.
+    The official entrypoint reads the superuser's, the init script the loader's
+    and the reader's, once, when they initialise an empty volume.
     """
-    loader_marker, reader_marker = object(), object()
-    secret_keys = {
-        loader_marker: (credentials_secret_name(shard), LOADER_PASSWORD_KEY),
-        reader_marker: (READER_SECRET, READER_PASSWORD_KEY),
-    }
-    environment = [
-        workloads.secret_environment("POSTGRES_PASSWORD", credentials_secret_name(shard), SUPERUSER_PASSWORD_KEY),
-        kubernetes.core.v1.EnvVarArgs(name="PGDATA", value=PGDATA),
-    ]
-    for variable, value in shard_image.init_environment(loader_marker, reader_marker).items():  # type: ignore[arg-type]
-        if value in secret_keys:
-            environment.append(workloads.secret_environment(variable, *secret_keys[value]))
-        else:
-            environment.append(kubernetes.core.v1.EnvVarArgs(name=variable, value=value))
-    return environment
+    return workloads.secret_files_volume("passwords", shard_image.IMAGE_SECRETS_DIR, [
+        (credentials_secret_name(shard), {SUPERUSER_PASSWORD_KEY: shard_image.SUPERUSER_PASSWORD_FILE,
+                                          LOADER_PASSWORD_KEY: shard_image.LOADER_PASSWORD_FILE}),
+        (READER_SECRET, {READER_PASSWORD_KEY: shard_image.READER_PASSWORD_FILE}),
+    ])
 
 
 def _volume_claim(args: ShardSetArgs, labels: dict[str, str]) -> kubernetes.core.v1.PersistentVolumeClaimArgs:

@@ -87,8 +87,8 @@ class Ui(pulumi.ComponentResource):
 
 
 def _pod(args: UiArgs, secret_name: pulumi.Input[str]) -> kubernetes.core.v1.PodSpecArgs:
-    endpoints_volume, endpoints_mount = workloads.secret_file_volume(
-        "endpoints", secret_name, ENDPOINTS_FILE, ENDPOINTS_DIRECTORY)
+    endpoints_volume, endpoints_mount = workloads.secret_files_volume(
+        "endpoints", ENDPOINTS_DIRECTORY, [(secret_name, {ENDPOINTS_FILE: ENDPOINTS_FILE})])
     tmp_volume, tmp_mount = workloads.scratch_volume("tmp", "/tmp")
     container = kubernetes.core.v1.ContainerArgs(
         name="ui",

@@ -1,15 +1,17 @@
 """The pieces every snapthunder object is built from: names, labels, security, probes, resources.
 
 Shards, the UI and the load Job all take their labels, security contexts,
-probes, resource requirements and scratch volumes from here, so the network
-policy's selectors, the "restricted" Pod Security Standard and the probe
-timings are decided once for the whole deployment.
+probes, resource requirements, scratch volumes and Secret files from here, so
+the network policy's selectors, the "restricted" Pod Security Standard, the
+probe timings and how secrets reach a container are decided once for the
+whole deployment.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_kubernetes as kubernetes
@@ -123,27 +125,32 @@ def scratch_volume(name: str, path: str, size_limit: str = "256Mi",
     return volume, kubernetes.core.v1.VolumeMountArgs(name=name, mount_path=path)
 
 
-def secret_file_volume(name: str, secret_name: str, key: str,
-                       directory: str) -> tuple[kubernetes.core.v1.VolumeArgs, kubernetes.core.v1.VolumeMountArgs]:
-    """One key of a Secret as a file readable by the pod's user and group only (the endpoints document)."""
+def secret_files_volume(
+    name: str, directory: str, secrets: Sequence[tuple[pulumi.Input[str], Mapping[str, str]]],
+) -> tuple[kubernetes.core.v1.VolumeArgs, kubernetes.core.v1.VolumeMountArgs]:
+    """Keys of Secrets as files in one read-only directory, readable by the pod's user and group only.
+
+    Secrets reach snapthunder containers only this way, never as environment
+    values, which every child process inherits and /proc/PID/environ shows.
+    `secrets` pairs each Secret's name with its keys and the file names they get:
+    a projected volume, so that files from several Secrets (a shard's own
+    passwords and the shared reader password) sit side by side in the directory
+    the program reading them expects.
+    """
     volume = kubernetes.core.v1.VolumeArgs(
         name=name,
-        secret=kubernetes.core.v1.SecretVolumeSourceArgs(
-            secret_name=secret_name, default_mode=0o440,
-            items=[kubernetes.core.v1.KeyToPathArgs(key=key, path=key)],
+        projected=kubernetes.core.v1.ProjectedVolumeSourceArgs(
+            default_mode=0o440,
+            sources=[
+                kubernetes.core.v1.VolumeProjectionArgs(secret=kubernetes.core.v1.SecretProjectionArgs(
+                    name=secret_name,
+                    items=[kubernetes.core.v1.KeyToPathArgs(key=key, path=path) for key, path in files.items()],
+                ))
+                for secret_name, files in secrets
+            ],
         ),
     )
     return volume, kubernetes.core.v1.VolumeMountArgs(name=name, mount_path=directory, read_only=True)
-
-
-def secret_environment(variable: str, secret_name: str, key: str) -> kubernetes.core.v1.EnvVarArgs:
-    """An environment variable read from a Secret at container start: the value never enters the pod spec."""
-    return kubernetes.core.v1.EnvVarArgs(
-        name=variable,
-        value_from=kubernetes.core.v1.EnvVarSourceArgs(
-            secret_key_ref=kubernetes.core.v1.SecretKeySelectorArgs(name=secret_name, key=key),
-        ),
-    )
 
 
 def pod_spec(user_id: int, containers: list[kubernetes.core.v1.ContainerArgs],

@@ -142,12 +142,26 @@ def _start_shard(server: PostgresServer, superuser_password: str, loader: Creden
             cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(shard_image.DATABASE)))
     finally:
         connection.close()
+    secrets_dir = _password_files(server.data_dir.parent / "secrets" / server.data_dir.name, {
+        shard_image.SUPERUSER_PASSWORD_FILE: superuser_password,
+        shard_image.LOADER_PASSWORD_FILE: loader.password,
+        shard_image.READER_PASSWORD_FILE: reader.password,
+    })
     environment = dict(os.environ, PGHOST="127.0.0.1", PGPORT=str(server.port), PGPASSWORD=superuser_password,
                        PATH=f"{server.binaries}{os.pathsep}{os.environ.get('PATH', '')}")
-    environment.update(shard_image.init_environment(loader.password, reader.password, str(shard_image.SQL_DIR)))
+    environment.update(shard_image.init_environment(str(secrets_dir), str(shard_image.SQL_DIR)))
     result = subprocess.run(["sh", str(shard_image.INIT_SCRIPT)], env=environment, capture_output=True, text=True)
     if result.returncode != 0:
         raise ServerError(f"{shard_image.INIT_SCRIPT.name} failed on {server.data_dir}: {result.stderr.strip()}")
+
+
+def _password_files(directory: Path, passwords: dict[str, str]) -> Path:
+    """The passwords as files readable by their owner only, as the cluster mounts its Secrets."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for name, password in passwords.items():
+        with open(os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            handle.write(password)
+    return directory
 
 
 def _start_api(outputs: Path, root: Path) -> dict:

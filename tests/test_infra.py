@@ -3,9 +3,11 @@
 Each scenario runs infra/__main__.py in-process with a stack config — none at
 all, Pulumi.dev.yaml's, Pulumi.prod.yaml's, and several shard counts — and
 checks the Kubernetes objects it declares and the outputs it exports: one
-server per shard, selectors that select, no password outside a Secret, probes,
-resources and security contexts everywhere, manifests the API server's schema
-accepts, and an endpoints document that covers every chromosome once.
+server per shard, selectors that select, no password outside a Secret nor in
+any environment (Secrets are mounted as files, where the shard image's contract
+says), probes, resources and security contexts everywhere, manifests the API
+server's schema accepts, and an endpoints document that covers every chromosome
+once.
 """
 
 from __future__ import annotations
@@ -49,6 +51,21 @@ def pod_templates(deployment: Deployment) -> list[tuple[dict[str, Any], dict[str
 def containers(deployment: Deployment) -> list[tuple[str, dict[str, Any]]]:
     return [(workload["kind"], container)
             for workload, template in pod_templates(deployment) for container in template["spec"]["containers"]]
+
+
+def mounted_secret_files(pod: dict[str, Any], container: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """Every Secret file `container` sees: its path → (Secret, key); each mount read-only, each file 0440."""
+    mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
+    files = {}
+    for volume in pod["volumes"]:
+        if "projected" not in volume or volume["name"] not in mounts:
+            continue
+        mount, projected = mounts[volume["name"]], volume["projected"]
+        assert mount["readOnly"] is True and projected["defaultMode"] == 0o440, volume
+        for source in projected["sources"]:
+            for item in source["secret"]["items"]:
+                files[f"{mount['mountPath']}/{item['path']}"] = (source["secret"]["name"], item["key"])
+    return files
 
 
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -146,17 +163,33 @@ def test_every_container_runs_the_image_meant_for_it(scenario) -> None:
         assert container["imagePullPolicy"] == ("IfNotPresent" if local_only else "Always")
 
 
-def test_no_password_appears_outside_a_secret(scenario) -> None:
+def test_no_password_appears_outside_a_secret_nor_in_any_environment(scenario) -> None:
     _, deployment = scenario
     for kind, container in containers(deployment):
         for variable in container.get("env", []):
-            if "PASSWORD" in variable["name"]:
-                assert "value" not in variable and "secretKeyRef" in variable["valueFrom"], variable
+            # Plain values only, no secretKeyRef: a password variable holds the path of a mounted file.
+            assert set(variable) == {"name", "value"}, variable
     assert deployment.passwords
     for manifest in deployment.manifests:
         if manifest["kind"] != "Secret":
             text = json.dumps(manifest)
             assert not any(password in text for password in deployment.passwords), manifest["metadata"]["name"]
+
+
+def test_every_shard_reads_its_passwords_from_files_where_the_init_environment_says(scenario) -> None:
+    _, deployment = scenario
+    for statefulset in deployment.kind("StatefulSet"):
+        pod = statefulset["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        environment = {variable["name"]: variable["value"] for variable in container["env"]}
+        assert len(environment) == len(container["env"])
+        assert environment == {"PGDATA": "/var/lib/postgresql/data/pgdata", **shard_image.init_environment()}
+        credentials = f"{statefulset['metadata']['name']}-credentials"
+        assert mounted_secret_files(pod, container) == {
+            environment["POSTGRES_PASSWORD_FILE"]: (credentials, "superuser-password"),
+            environment["SNAPTHUNDER_LOADER_PASSWORD_FILE"]: (credentials, "loader-password"),
+            environment["SNAPTHUNDER_READER_PASSWORD_FILE"]: ("snapthunder-reader", "password"),
+        }
 
 
 def test_every_long_running_container_has_probes_and_every_container_resources(scenario) -> None:
@@ -236,6 +269,8 @@ def test_the_api_gets_the_document_as_the_reader_and_the_load_job_as_the_loader(
     [ui] = deployment.kind("Deployment")
     [container] = ui["spec"]["template"]["spec"]["containers"]
     assert {"name": "SNAPTHUNDER_ENDPOINTS", "value": "/etc/snapthunder/endpoints.json"} in container["env"]
+    assert mounted_secret_files(ui["spec"]["template"]["spec"], container) == {
+        "/etc/snapthunder/endpoints.json": ("snapthunder-ui-endpoints", "endpoints.json")}
     jobs = deployment.kind("Job")
     if not config.get("loadUrl"):
         assert not jobs
@@ -244,6 +279,8 @@ def test_the_api_gets_the_document_as_the_reader_and_the_load_job_as_the_loader(
     [loader] = job["spec"]["template"]["spec"]["containers"]
     assert loader["command"] == [
         "python", "-m", "loaders", config["loadUrl"], "--outputs", "/etc/snapthunder/endpoints.json"]
+    assert mounted_secret_files(job["spec"]["template"]["spec"], loader) == {
+        "/etc/snapthunder/endpoints.json": ("snapthunder-load-endpoints", "endpoints.json")}
     assert json.loads(secrets["snapthunder-load-endpoints"]["stringData"]["endpoints.json"]) == document
 
 

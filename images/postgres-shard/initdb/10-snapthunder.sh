@@ -9,9 +9,9 @@
 #   SNAPTHUNDER_SQL_DIR                   the SQL files (default /snapthunder/sql)
 #   SNAPTHUNDER_LOADER_ROLE, SNAPTHUNDER_READER_ROLE
 #                                         the role that loads, the read-only role the API uses
-#   SNAPTHUNDER_LOADER_PASSWORD, SNAPTHUNDER_READER_PASSWORD
-#                                         their passwords, or instead the same names with
-#                                         _FILE: a file holding it (a mounted Secret)
+#   SNAPTHUNDER_LOADER_PASSWORD_FILE, SNAPTHUNDER_READER_PASSWORD_FILE
+#                                         files holding their passwords (a mounted Secret);
+#                                         or the same names without _FILE: the password itself
 set -eu
 
 # The value of $1, or the contents of the file named by ${1}_FILE.
