@@ -8,7 +8,7 @@ SHARDS ?= 4
 OUTPUTS ?= .snapthunder/endpoints.json
 PYTEST_ARGS ?=
 
-.PHONY: venv up down demo test test-fast scan clean
+.PHONY: venv up down demo test test-fast bench scan clean
 
 venv: $(VENV)/.installed
 
@@ -30,6 +30,11 @@ down: venv
 ## demo: the main job on the local environment: up, generate a GTEx-like compilation, load, query
 demo: venv
 	$(PYTHON) -m snapthunder.demo --shards $(SHARDS) --outputs $(OUTPUTS)
+
+BENCH_ARGS ?=
+## bench: benchmark the local environment (after `make up`): paper, service, load -> bench-results/<run>/report.md
+bench: venv
+	$(PYTHON) -m bench --outputs $(OUTPUTS) $(BENCH_ARGS)
 
 ## test: the whole suite, against real PostgreSQL servers it starts and stops itself
 test: venv scan

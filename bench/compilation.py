@@ -1,0 +1,56 @@
+"""The compilation every workload measures: a generated GTEx-like one, made once and reused.
+
+`--data DIR` names it; a directory without `junctions.bgz` gets one from the
+generator (snapthunder.synthetic, calibrated to the paper's chr1 counts), so a
+second run reuses the first one's files instead of spending half a minute
+writing them again. `--load` puts it into the target's shards with the loader;
+otherwise the shards must already hold it (the paper workload checks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+from pathlib import Path
+
+from snapthunder import synthetic
+
+FULL_SCALE = 1.0
+QUICK_SCALE = 0.015
+JUNCTIONS_NAME = "junctions.bgz"
+SAMPLES_NAME = "samples.tsv"
+
+
+@dataclasses.dataclass(frozen=True)
+class Compilation:
+    directory: Path
+
+    @property
+    def junctions_path(self) -> Path:
+        return self.directory / JUNCTIONS_NAME
+
+    @property
+    def samples_path(self) -> Path:
+        return self.directory / SAMPLES_NAME
+
+    def sample_total(self) -> int:
+        """Samples in samples.tsv (its header line aside): the range service queries draw `sids` from."""
+        with self.samples_path.open("rb") as handle:
+            return max(sum(1 for _ in handle) - 1, 1)
+
+    def decompressed(self) -> bytes:
+        """The junction lines as the servers receive them: what a raw COPY is given."""
+        with gzip.open(self.junctions_path, "rb") as handle:
+            return handle.read()
+
+
+def default_directory(scale: float) -> Path:
+    return Path(".snapthunder") / "bench-data" / f"scale-{scale:g}"
+
+
+def prepare(directory: Path, scale: float, progress: bool) -> Compilation:
+    """The compilation in `directory`, generated there at `scale` if it holds none yet."""
+    if (directory / JUNCTIONS_NAME).exists() and (directory / SAMPLES_NAME).exists():
+        return Compilation(directory)
+    synthetic.generate(directory, scale=scale, progress=progress)
+    return Compilation(directory)

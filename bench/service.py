@@ -1,0 +1,146 @@
+"""The service workload: random Snaptron queries through the API, closed loop, 1, 8 and 32 clients.
+
+Each client is a thread with its own connection that sends the next query as
+soon as the previous answer has been read to its end, for a fixed duration:
+overlap regions of 1 kb–2 Mb anywhere in the genome (chromosomes drawn by
+length), half with an `rfilter`, some with `sids`. The queries come from a
+seeded generator, so every run and every server gets the same sequence.
+
+The same load goes to the original design's way of serving when
+`--baseline-url` names a server speaking the same URLs; that server is not the
+bench's to start. Without an `api_url` in the endpoints document there is
+nothing to load, and the workload says so instead of failing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import threading
+import time
+from typing import Iterator
+
+import numpy
+
+from bench.api_client import ApiClient, ApiError
+from bench.measure import progress_bar
+from snapthunder.plan import GRCH38_LENGTHS
+
+CLIENT_LEVELS = (1, 8, 32)
+SHORTEST_REGION = 1_000
+LONGEST_REGION = 2_000_000
+FILTER_SHARE = 0.5
+FILTER_THRESHOLDS = (2, 10, 50, 100)
+SIDS_SHARE = 0.1
+MOST_SIDS = 20
+SEED = 5
+ERRORS_KEPT = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceRow:
+    server: str
+    clients: int
+    requests: int
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    requests_per_second: float
+    bytes_per_second: float
+    seconds: float
+
+
+@dataclasses.dataclass
+class ServiceResult:
+    rows: list[ServiceRow]
+    notes: list[str]
+
+
+def run(api_url: str | None, baseline_url: str | None, compilation: str, sample_total: int, seconds: float,
+        progress: bool) -> ServiceResult:
+    if not api_url:
+        return ServiceResult([], ["service skipped: the endpoints document has no `api_url` (start the API, or "
+                                  "deploy it, and run again); its goals are not measured."])
+    servers = {"snapthunder": api_url}
+    notes = []
+    if baseline_url:
+        servers["original"] = baseline_url
+    else:
+        notes.append("the original design's serving was not loaded (pass --baseline-url URL of a server speaking "
+                     "the same URLs): the latency ratio goal is not measured.")
+    rows = []
+    with progress_bar(len(servers) * len(CLIENT_LEVELS), "service", progress) as bar:
+        for clients in CLIENT_LEVELS:
+            for server, url in servers.items():
+                row, errors = _closed_loop(server, url, compilation, clients, seconds, sample_total)
+                rows.append(row)
+                notes += [f"{server}, {clients} clients: {message}" for message in errors]
+                bar.update()
+    return ServiceResult(rows, notes)
+
+
+def random_queries(seed: int, sample_total: int) -> Iterator[dict[str, str]]:
+    """An endless, seeded sequence of Snaptron query parameters."""
+    generator = random.Random(seed)
+    names = list(GRCH38_LENGTHS)
+    weights = list(GRCH38_LENGTHS.values())
+    while True:
+        chromosome = generator.choices(names, weights)[0]
+        size = GRCH38_LENGTHS[chromosome]
+        length = min(size, round(10 ** generator.uniform(math.log10(SHORTEST_REGION), math.log10(LONGEST_REGION))))
+        start = generator.randint(1, size - length + 1)
+        parameters = {"regions": f"{chromosome}:{start}-{start + length - 1}"}
+        if generator.random() < FILTER_SHARE:
+            parameters["rfilter"] = f"samples_count>:{generator.choice(FILTER_THRESHOLDS)}"
+        if generator.random() < SIDS_SHARE:
+            chosen = generator.sample(range(sample_total), min(sample_total, generator.randint(1, MOST_SIDS)))
+            parameters["sids"] = ",".join(map(str, sorted(chosen)))
+        yield parameters
+
+
+def _closed_loop(server: str, url: str, compilation: str, clients: int, seconds: float,
+                 sample_total: int) -> tuple[ServiceRow, list[str]]:
+    """Run `clients` closed-loop clients for `seconds`; the row and the first few error messages."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    body_bytes = [0] * clients
+    errors: list[str] = []
+    error_count = [0] * clients
+    start = threading.Barrier(clients + 1)
+    deadline = [0.0]
+
+    def client(number: int) -> None:
+        connection = ApiClient(url, compilation)
+        queries = random_queries(SEED * 1000 + number, sample_total)
+        start.wait()
+        try:
+            while time.perf_counter() < deadline[0]:
+                began = time.perf_counter()
+                try:
+                    response = connection.snaptron(next(queries))
+                except ApiError as error:
+                    error_count[number] += 1
+                    if len(errors) < ERRORS_KEPT:
+                        errors.append(str(error))
+                    continue
+                latencies[number].append(time.perf_counter() - began)
+                body_bytes[number] += response.body_bytes
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(number,), daemon=True) for number in range(clients)]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    deadline[0] = began + seconds
+    start.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    answered = numpy.array([latency for per_client in latencies for latency in per_client]) * 1000
+    p50, p95, p99 = numpy.percentile(answered, (50, 95, 99)) if answered.size else (math.nan,) * 3
+    requests = int(answered.size) + sum(error_count)
+    row = ServiceRow(server, clients, requests, sum(error_count), float(p50), float(p95), float(p99),
+                     requests / elapsed, sum(body_bytes) / elapsed, elapsed)
+    return row, errors

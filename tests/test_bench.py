@@ -1,0 +1,223 @@
+"""The benchmark: a quick run end to end against real shards, and its HTTP side against a real server.
+
+The quick run checks what a run must leave behind (files, CSV columns, the
+report's sections) and that every peer answered every query with the same rows:
+timings are not asserted, they belong in the report. The API is not part of
+this test's environment, so its HTTP client and the service workload are
+checked against a small real HTTP server speaking Snaptron's URLs.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import http.server
+import json
+import shutil
+import threading
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from bench import cli, service
+from bench.api_client import ApiClient, ApiError
+from bench.load import FRACTIONS, LOADER, RAW_COPY, RAW_COPY_QUERYABLE, SHARD_COUNTS, LoadRow
+from bench.paper import PaperRow
+from bench.peers import SnapthunderApi
+from bench.queries import SHAPES, WINDOW_ENDS, PaperQuery
+from bench.service import ServiceRow
+from snapthunder import localenv
+from snapthunder.synthetic import expected_chr1_counts
+from tests.conftest import scratch_directory
+
+PEERS_WITHOUT_API = {"original_postgres", "original_sqlite", "tabix", "snapthunder_sql", "floor"}
+
+
+@dataclasses.dataclass(frozen=True)
+class QuickRun:
+    directory: Path
+    with_api: bool
+
+
+@pytest.fixture(scope="module")
+def quick_run() -> QuickRun:
+    """One `--quick --load` run against four fresh shards (and their API when the environment starts one)."""
+    root = scratch_directory("snapthunder-bench-")
+    outputs = root / "endpoints.json"
+    environment = localenv.up(shards=4, outputs=outputs, data_dir=root / "servers", durable=False)
+    try:
+        status = cli.main(["--outputs", str(outputs), "--quick", "--load", "--results", str(root / "results"),
+                           "--data", str(root / "compilation")])
+        assert status == 0
+        (directory,) = (root / "results").iterdir()
+        yield QuickRun(directory, environment.api_url is not None)
+    finally:
+        localenv.down(outputs)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def read_csv(path: Path, row_type: type) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == [field.name for field in dataclasses.fields(row_type)]
+        return list(reader)
+
+
+def test_a_run_leaves_its_description_tables_plots_and_report(quick_run):
+    directory = quick_run.directory
+    for name in ("run.json", "paper.csv", "paper.png", "service.csv", "load.csv", "load.png", "report.md"):
+        assert (directory / name).stat().st_size > 0, name
+    description = json.loads((directory / "run.json").read_text())
+    assert description["commit"] and description["machine"]["cores"] >= 1
+    assert description["versions"]["postgresql"].startswith("15")
+    report = (directory / "report.md").read_text()
+    for heading in ("## Goals", "## Paper", "## Service", "## Load", "](paper.png)", "](load.png)"):
+        assert heading in report
+    service_rows = read_csv(directory / "service.csv", ServiceRow)
+    if quick_run.with_api:
+        assert (directory / "service.png").exists()
+        assert {(row["server"], int(row["clients"])) for row in service_rows} == {
+            ("snapthunder", clients) for clients in service.CLIENT_LEVELS}
+        assert all(int(row["errors"]) == 0 for row in service_rows)
+    else:
+        assert "no `api_url`" in report and service_rows == []
+
+
+def test_every_peer_answers_every_paper_query_with_the_same_rows(quick_run):
+    rows = read_csv(quick_run.directory / "paper.csv", PaperRow)
+    peers = PEERS_WITHOUT_API | ({SnapthunderApi.name} if quick_run.with_api else set())
+    answers: dict[tuple[str, str], dict[str, str]] = {}
+    for row in rows:
+        answers.setdefault((row["shape"], row["window_mb"]), {})[row["peer"]] = row["rows"]
+    assert len(answers) == len(SHAPES) * len(WINDOW_ENDS)
+    for query, by_peer in answers.items():
+        assert set(by_peer) == peers, query
+        assert len({count for count in by_peer.values() if count}) == 1, (query, by_peer)
+    widest = answers[("simple", str(WINDOW_ENDS[-1] / 1e6))]["original_postgres"]
+    expected, _ = expected_chr1_counts(WINDOW_ENDS[-1], scale=0.015)
+    assert int(widest) == pytest.approx(expected, rel=0.03)
+
+
+def test_the_load_workload_measures_every_contender_on_every_input_size(quick_run):
+    rows = read_csv(quick_run.directory / "load.csv", LoadRow)
+    contenders = {(RAW_COPY, "1"), (RAW_COPY_QUERYABLE, "1")} | {(LOADER, str(count)) for count in SHARD_COUNTS}
+    for fraction in FRACTIONS:
+        mine = [row for row in rows if float(row["fraction"]) == fraction]
+        assert {(row["contender"], row["shards"]) for row in mine} == contenders
+        assert len({row["rows"] for row in mine}) == 1
+    whole = {int(row["rows"]) for row in rows if float(row["fraction"]) == 1.0}
+    quarter = {int(row["rows"]) for row in rows if float(row["fraction"]) == 0.25}
+    assert whole.pop() == pytest.approx(4 * quarter.pop(), abs=4)
+
+
+@pytest.mark.parametrize("arguments", [
+    ["--workloads", "paper,nonsense", "--outputs", "x.json"],
+    ["--runs", "2", "--outputs", "x.json"],
+    ["--workloads", "paper"],
+])
+def test_usage_errors_exit_2(arguments, capsys):
+    assert cli.main(arguments) == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_a_missing_endpoints_document_exits_1_with_one_line(tmp_path, capsys):
+    assert cli.main(["--outputs", str(tmp_path / "absent.json"), "--workloads", "paper"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "make up" in error
+
+
+class SnaptronStub(http.server.BaseHTTPRequestHandler):
+    """Answers Snaptron's URLs: three junction lines under a header, `fields=rc` a count; can fail on request."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        parameters = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        if "drop" in parameters:
+            self._answer(200, b"DataSource:Type\tsnaptron_id\n")
+            self.close_connection = True  # as a server closing an idle kept-alive connection, without saying so
+        elif "fail" in parameters:
+            self._answer(500, b"failed on purpose\n")
+        elif "truncate" in parameters:
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"DataSource:Type\tsnaptron_id\n")
+            self.close_connection = True
+        elif parameters.get("fields") == ["rc"]:
+            self._answer(200, b"DataSource:Type\tcount\ngtex:I\t7\n")
+        else:
+            self._answer(200, b"DataSource:Type\tsnaptron_id\n" + b"gtex:I\t1\n" * 3)
+
+    def _answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *arguments):
+        pass
+
+
+@pytest.fixture
+def stub_url():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SnaptronStub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_api_peer_counts_data_lines_and_reads_counts(stub_url):
+    peer = SnapthunderApi(stub_url, "gtex")
+    try:
+        assert peer.run(PaperQuery("filter", WINDOW_ENDS[0])) == 3
+        assert peer.run(PaperQuery("simplecount", WINDOW_ENDS[0])) == 7
+    finally:
+        peer.close()
+
+
+def test_a_kept_alive_connection_the_server_dropped_is_replaced(stub_url):
+    client = ApiClient(stub_url, "gtex")
+    assert client.snaptron({"regions": "chr1:1-1000", "drop": "1"}).data_lines == 0
+    assert client.snaptron({"regions": "chr1:1-1000"}).data_lines == 3
+    client.close()
+
+
+@pytest.mark.parametrize("failure", ["fail", "truncate"])
+def test_a_failed_status_or_a_cut_short_body_is_an_error_and_the_next_request_works(stub_url, failure):
+    client = ApiClient(stub_url, "gtex")
+    with pytest.raises(ApiError, match="HTTP 500" if failure == "fail" else "IncompleteRead"):
+        client.snaptron({"regions": "chr1:1-1000", failure: "1"})
+    assert client.snaptron({"regions": "chr1:1-1000"}).data_lines == 3
+    client.close()
+
+
+def test_the_service_workload_loads_the_api_and_the_baseline_alike(stub_url):
+    result = service.run(stub_url, stub_url, "gtex", sample_total=50, seconds=0.3, progress=False)
+    assert [(row.server, row.clients) for row in result.rows] == [
+        (server, clients) for clients in service.CLIENT_LEVELS for server in ("snapthunder", "original")]
+    assert all(row.requests > 0 and row.errors == 0 and row.p50_ms <= row.p99_ms for row in result.rows)
+
+
+def test_the_service_workload_is_skipped_with_a_note_without_an_api():
+    result = service.run(None, None, "gtex", sample_total=50, seconds=0.3, progress=False)
+    assert result.rows == [] and "api_url" in result.notes[0]
+
+
+def test_service_queries_are_seeded_snaptron_queries():
+    first = service.random_queries(1, 100)
+    again = service.random_queries(1, 100)
+    queries = [next(first) for _ in range(200)]
+    assert queries == [next(again) for _ in range(200)]
+    assert 60 <= sum("rfilter" in query for query in queries) <= 140
+    assert any("sids" in query for query in queries)
+    for query in queries:
+        chromosome, span = query["regions"].split(":")
+        start, end = map(int, span.split("-"))
+        assert 1 <= start <= end and end - start + 1 <= service.LONGEST_REGION
