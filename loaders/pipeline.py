@@ -110,9 +110,10 @@ def load_junctions(
     jobs = jobs or default_jobs()
     try:
         with _worker_pool(jobs) as workers, Source(source_name) as source, _progress_bar(source, progress) as bar:
-            for checked in _checked_blocks(_blocks(source), workers, jobs):
-                for chromosome, rows, count in checked.runs:
-                    (route.get(chromosome) or writer_for(chromosome)).add(rows, count)
+            for block, checked in _checked_blocks(_blocks(source), workers, jobs):
+                view = memoryview(block)
+                for chromosome, start, end, count in checked.runs:
+                    (route.get(chromosome) or writer_for(chromosome)).add(view[start:end], count)
                 for line_number, reason, line in checked.rejects:
                     rejects.add(line_number, reason, line)
                 summary.lines += checked.lines
@@ -155,8 +156,9 @@ def _blocks(source: Source) -> Iterator[tuple[bytes, int]]:
         raise SourceError(f"{source.name}: unreadable after line {line_number - 1}: {error}") from None
 
 
-def _checked_blocks(blocks: Iterator[tuple[bytes, int]], workers: Pool | None, jobs: int) -> Iterator[CheckedBlock]:
-    """check_block over the blocks, in file order; in the worker processes if there are any.
+def _checked_blocks(blocks: Iterator[tuple[bytes, int]], workers: Pool | None,
+                    jobs: int) -> Iterator[tuple[bytes, CheckedBlock]]:
+    """(block, check_block's result) over the blocks, in file order; in the worker processes if any.
 
     With workers, a thread reads and submits blocks while this generator hands
     back results as they complete, so a slow source (a pipe, a download) never
@@ -164,7 +166,7 @@ def _checked_blocks(blocks: Iterator[tuple[bytes, int]], workers: Pool | None, j
     """
     if workers is None:
         for block, first_line in blocks:
-            yield check_block(block, first_line)
+            yield block, check_block(block, first_line)
         return
     in_flight: queue.Queue = queue.Queue(maxsize=jobs * BLOCKS_IN_FLIGHT_PER_JOB)
     stop = threading.Event()
@@ -172,7 +174,7 @@ def _checked_blocks(blocks: Iterator[tuple[bytes, int]], workers: Pool | None, j
     def submit_all() -> None:
         try:
             for block, first_line in blocks:
-                _put_unless_stopped(in_flight, workers.apply_async(check_block, (block, first_line)), stop)
+                _put_unless_stopped(in_flight, (block, workers.apply_async(check_block, (block, first_line))), stop)
         except BaseException as error:  # handed to the consuming thread, raised there
             _put_unless_stopped(in_flight, error, stop)
         else:
@@ -184,7 +186,8 @@ def _checked_blocks(blocks: Iterator[tuple[bytes, int]], workers: Pool | None, j
         while (item := in_flight.get()) is not _END_OF_BLOCKS:
             if isinstance(item, BaseException):
                 raise item
-            yield item.get()
+            block, result = item
+            yield block, result.get()
     finally:
         # Not joined: after a failure the reader may be blocked on a source that
         # never ends (a pipe); it is a daemon and stops at its next block.

@@ -70,7 +70,7 @@ class ShardWriter:
         self._thread = threading.Thread(target=self._run, name=f"load-{shard.name}", daemon=True)
         self._thread.start()
 
-    def add(self, rows: bytes, count: int) -> None:
+    def add(self, rows: bytes | memoryview, count: int) -> None:
         """Queue checked lines (newlines included); sent to the server in batches of ~256 KB."""
         self._pending.append(rows)
         self._pending_bytes += len(rows)

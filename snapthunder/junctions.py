@@ -59,11 +59,13 @@ class BadLine(ValueError):
 class CheckedBlock:
     """A block of lines, checked: good lines as runs of one chromosome each, and the rejects.
 
-    A run's `rows` is a slice of the block, newlines included: what COPY reads.
+    A run is where its lines stand in the block (newlines included: what COPY
+    reads), not a copy of them, so a checker process sends back a few numbers
+    per block rather than the block again.
     """
 
     lines: int
-    runs: list[tuple[bytes, bytes, int]]           # (chromosome, rows, row count)
+    runs: list[tuple[bytes, int, int, int]]        # (chromosome, start offset, end offset, row count)
     rejects: list[tuple[int, str, bytes]]          # (line number, reason, line)
 
 
@@ -86,7 +88,7 @@ def check_block(block: bytes, first_line_number: int) -> CheckedBlock:
     one by one. Block-wise checking avoids Python work per line for all but
     the arithmetic checks, and it can run in worker processes.
     """
-    runs: list[tuple[bytes, bytes, int]] = []
+    runs: list[tuple[bytes, int, int, int]] = []
     rejects: list[tuple[int, str, bytes]] = []
     run_start = position = rows = 0
     chromosome = b""
@@ -94,7 +96,7 @@ def check_block(block: bytes, first_line_number: int) -> CheckedBlock:
         problem = _inconsistency(match)
         if match.start() != position or problem or match[1] != chromosome:
             if rows:
-                runs.append((chromosome, block[run_start:position], rows))
+                runs.append((chromosome, run_start, position, rows))
             if match.start() != position:
                 _reject_lines(block, position, match.start(), first_line_number, rejects)
             chromosome, run_start, rows = match[1], match.start(), 0
@@ -107,7 +109,7 @@ def check_block(block: bytes, first_line_number: int) -> CheckedBlock:
             rows += 1
         position = match.end()
     if rows:
-        runs.append((chromosome, block[run_start:position], rows))
+        runs.append((chromosome, run_start, position, rows))
     if position != len(block):
         _reject_lines(block, position, len(block), first_line_number, rejects)
     return CheckedBlock(block.count(b"\n"), runs, rejects)

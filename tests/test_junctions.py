@@ -2,7 +2,7 @@
 
 import pytest
 
-from snapthunder.junctions import COLUMNS, BadLine, check
+from snapthunder.junctions import COLUMNS, BadLine, check, check_block
 from tests.conftest import DATA, junction_line
 
 
@@ -32,3 +32,25 @@ def test_the_columns_are_snaptrons_seventeen_in_order():
     assert COLUMNS[:4] == ("snaptron_id", "chromosome", "start", "end")
     assert COLUMNS[11:] == ("samples", "samples_count", "coverage_sum", "coverage_avg", "coverage_median",
                             "source_dataset_id")
+
+
+def test_a_checked_block_agrees_with_the_line_check_and_locates_its_good_lines():
+    good = (DATA / "junctions_good.tsv").read_bytes()
+    block = good + (DATA / "junctions_bad.tsv").read_bytes() + good
+    checked = check_block(block, first_line_number=100)
+    lines = block.split(b"\n")[:-1]
+    expected_rejects = []
+    for number, line in enumerate(lines, 100):
+        try:
+            check(line)
+        except BadLine as bad:
+            expected_rejects.append((number, str(bad), line))
+    assert checked.rejects == expected_rejects
+    assert checked.lines == len(lines)
+    rejected = {number for number, _, _ in expected_rejects}
+    kept = b"".join(line + b"\n" for number, line in enumerate(lines, 100) if number not in rejected)
+    assert b"".join(block[start:end] for _, start, end, _ in checked.runs) == kept
+    assert sum(count for *_, count in checked.runs) == len(lines) - len(rejected)
+    for chromosome, start, end, count in checked.runs:
+        assert {line.split(b"\t")[1] for line in block[start:end].splitlines()} == {chromosome}
+        assert block[start:end].count(b"\n") == count
