@@ -27,9 +27,9 @@ up: venv
 down: venv
 	$(PYTHON) -m snapthunder.localenv down --outputs $(OUTPUTS)
 
-## demo: the main job on the local environment: up, generate a GTEx-like compilation, load, query
+## demo: the main job on the local environment: up, generate a GTEx-like compilation, load, query, benchmark
 demo: venv
-	$(PYTHON) -m snapthunder.demo --shards $(SHARDS) --outputs $(OUTPUTS)
+	$(PYTHON) -m demo --shards $(SHARDS) --outputs $(OUTPUTS)
 
 BENCH_ARGS ?=
 ## bench: benchmark the local environment (after `make up`): paper, service, load -> bench-results/<run>/report.md

@@ -21,6 +21,7 @@ import psycopg2
 from bench import BenchError, compilation, report, runner
 from bench.api_client import ApiError
 from bench.measure import MINIMUM_RUNS
+from bench.queries import WINDOW_ENDS
 from loaders.shard_writer import ShardLoadError
 from loaders.source import SourceError
 from snapthunder.endpoints import EndpointsError
@@ -59,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--service-seconds", type=_positive_seconds, metavar="S",
                         help=f"duration of each service level (default {SERVICE_SECONDS:g}, "
                              f"{QUICK_SERVICE_SECONDS:g} with --quick)")
+    parser.add_argument("--windows", type=_windows, default=WINDOW_ENDS, metavar="MB,...",
+                        help="the paper's windows to run, in Mb (default all ten: 2.5,5,...,25)")
     parser.add_argument("--baseline-url", metavar="URL",
                         help="a server of the original design speaking the same URLs, for the service ratio")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -82,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         load_first=arguments.load,
         service_seconds=arguments.service_seconds or (QUICK_SERVICE_SECONDS if arguments.quick else SERVICE_SECONDS),
         baseline_url=arguments.baseline_url,
+        window_ends=arguments.windows,
         argv=tuple(argv),
     )
     progress = sys.stderr.isatty() and not os.environ.get("CI")
@@ -101,6 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     for line in report.headline(results):
         print(f"  {line}")
     return 0
+
+
+def _windows(text: str) -> tuple[int, ...]:
+    try:
+        chosen = tuple(round(float(number) * 1_000_000) for number in text.split(","))
+    except ValueError:
+        chosen = ()
+    if not chosen or any(end not in WINDOW_ENDS for end in chosen):
+        allowed = ",".join(f"{end / 1e6:g}" for end in WINDOW_ENDS)
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from the paper's windows {allowed}")
+    return chosen
 
 
 def _workloads(text: str) -> tuple[str, ...]:

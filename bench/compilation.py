@@ -17,8 +17,8 @@ from snapthunder import synthetic
 
 FULL_SCALE = 1.0
 QUICK_SCALE = 0.015
-JUNCTIONS_NAME = "junctions.bgz"
-SAMPLES_NAME = "samples.tsv"
+JUNCTIONS_NAME = synthetic.JUNCTIONS_FILE
+SAMPLES_NAME = synthetic.SAMPLES_FILE
 
 
 @dataclasses.dataclass(frozen=True)

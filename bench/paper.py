@@ -45,13 +45,14 @@ class PaperResult:
     notes: list[str]
 
 
-def run(endpoints: Endpoints, compilation: Compilation, scratch: Path, runs: int, progress: bool) -> PaperResult:
+def run(endpoints: Endpoints, compilation: Compilation, scratch: Path, runs: int, progress: bool,
+        window_ends: tuple[int, ...] = WINDOW_ENDS) -> PaperResult:
     notes: list[str] = []
     with contextlib.ExitStack() as stack:
         peers, floor = _open_peers(endpoints, compilation, scratch, notes, progress, stack)
         _check_same_data(peers, endpoints, compilation)
         contenders = peers + [floor]
-        queries = paper_queries()
+        queries = paper_queries(window_ends)
         rows = []
         with progress_bar(len(queries) * len(contenders) * (runs + 1), "paper", progress) as bar:
             for query in queries:

@@ -79,5 +79,5 @@ class PaperQuery:
         return end <= self.window_end and (not self.filtered or samples_count >= FILTER_MINIMUM_SAMPLES)
 
 
-def paper_queries() -> list[PaperQuery]:
-    return [PaperQuery(shape, window_end) for shape in SHAPES for window_end in WINDOW_ENDS]
+def paper_queries(window_ends: tuple[int, ...] = WINDOW_ENDS) -> list[PaperQuery]:
+    return [PaperQuery(shape, window_end) for shape in SHAPES for window_end in window_ends]

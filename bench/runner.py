@@ -36,6 +36,7 @@ class Settings:
     load_first: bool
     service_seconds: float
     baseline_url: str | None
+    window_ends: tuple[int, ...]
     argv: tuple[str, ...]
 
 
@@ -54,7 +55,7 @@ def run(settings: Settings, endpoints: Endpoints, progress: bool) -> tuple[Path,
     results = RunResults()
     try:
         if "paper" in settings.workloads:
-            results.paper = paper.run(endpoints, compilation, scratch, settings.runs, progress)
+            results.paper = paper.run(endpoints, compilation, scratch, settings.runs, progress, settings.window_ends)
         if "service" in settings.workloads:
             results.service = service.run(endpoints.api_url, settings.baseline_url, endpoints.compilation,
                                           compilation.sample_total(), settings.service_seconds, progress)

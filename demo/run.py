@@ -1,15 +1,14 @@
-"""The demo: local shards up, a GTEx-like compilation generated and loaded, queried.
+"""The demo: local shards and the API up, a GTEx-like compilation loaded, queried, benchmarked.
 
 Each step is the same code a user runs by hand (`make up`, `python -m
-snapthunder.synthetic`, `python -m loaders`), so the demo shows the real path.
-It reuses what is already there: servers that are up, and a generated
-compilation whose parameters match; the servers stay up for exploring.
+loaders`, `python -m bench`), so the demo shows the real path. It reuses what
+is already there (servers that are up, a compilation already generated) and
+leaves the servers and the API up for exploring until `make down`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import urllib.request
@@ -17,36 +16,51 @@ from pathlib import Path
 
 import psycopg2
 
+from bench import cli as bench_cli
+from bench import compilation as bench_compilation
 from loaders.pipeline import RejectsFile, load_junctions
 from loaders.samples import load_samples
 from snapthunder import endpoints as endpoints_module
-from snapthunder import localenv, synthetic
+from snapthunder import localenv
 from snapthunder.endpoints import Endpoints, EndpointsError
 
-DEFAULT_DATA = Path(".snapthunder") / "gtex-like"
 # A few regions to count: the paper's smallest and largest windows and a gene-sized one.
 EXAMPLE_REGIONS = (("chr1", 1, 2_500_000), ("chr1", 1, 25_000_000), ("chr2", 1_000_000, 1_100_000))
+# The benchmark part of the demo: three of the paper's ten windows and short service levels,
+# so the whole demo stays within 10 minutes on 2 cores; `make bench` runs everything.
+DEMO_BENCH = ("--workloads", "paper,service", "--windows", "2.5,10,25", "--service-seconds", "5")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--shards", default=str(localenv.DEFAULT_SHARDS), help="shard count for a new environment")
     parser.add_argument("--outputs", type=Path, default=localenv.DEFAULT_OUTPUTS, help="endpoints document")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="where the compilation is generated")
-    parser.add_argument("--scale", type=float, default=1.0, help="compilation density (1 = the paper's chr1)")
+    parser.add_argument("--no-bench", action="store_true", help="stop after loading and querying")
     arguments = parser.parse_args(argv)
     started = time.monotonic()
+    progress = sys.stderr.isatty()
     environment = _environment(arguments.shards, arguments.outputs)
-    junctions, samples_tsv = _compilation(arguments.data, arguments.scale)
-    _step(f"loading {junctions} into {len(environment.shards)} shards")
-    summary = load_junctions(str(junctions), environment, arguments.data / "rejects.tsv", progress=sys.stderr.isatty())
-    samples = load_samples(str(samples_tsv), environment, RejectsFile(arguments.data / "samples-rejects.tsv"))
+    scale = bench_compilation.FULL_SCALE
+    _step("the GTEx-like compilation at the paper's density (generated once, then reused)")
+    compilation = bench_compilation.prepare(bench_compilation.default_directory(scale), scale, progress)
+    _step(f"loading {compilation.junctions_path} into {len(environment.shards)} shards (`python -m loaders`)")
+    summary = load_junctions(str(compilation.junctions_path), environment,
+                             compilation.directory / "junctions.rejects.tsv", progress=progress)
+    samples = load_samples(str(compilation.samples_path), environment,
+                           RejectsFile(compilation.directory / "samples.rejects.tsv"))
     print(f"loaded {summary.rows_loaded:,} junctions in {summary.seconds:.1f} s "
           f"({summary.rows_loaded / summary.seconds:,.0f} rows/s), {samples:,} samples, {summary.rejected} rejected")
     _show_shards(environment)
     _show_regions(environment)
-    print(f"\ndemo finished in {time.monotonic() - started:.0f} s. The shards stay up: "
-          f"endpoints in {arguments.outputs}; stop everything with `make down`.")
+    if not arguments.no_bench:
+        _step("benchmark (`python -m bench " + " ".join(DEMO_BENCH) + "`)")
+        status = bench_cli.main(["--outputs", str(arguments.outputs), *DEMO_BENCH])
+        if status:
+            return status
+    if environment.api_url:
+        print(f"\nthe page: {environment.api_url}/")
+    print(f"demo finished in {time.monotonic() - started:.0f} s. Everything stays up "
+          f"(endpoints: {arguments.outputs}); stop it with `make down`.")
     return 0
 
 
@@ -59,22 +73,8 @@ def _environment(shards: str, outputs: Path) -> Endpoints:
         _step(f"reusing the local environment in {outputs}")
         return existing
     except (EndpointsError, psycopg2.Error):
-        _step(f"starting {shards} local shards (`make up`)")
+        _step(f"starting {shards} local shards and the API (`make up`)")
         return localenv.up(shards, outputs)
-
-
-def _compilation(directory: Path, scale: float) -> tuple[Path, Path]:
-    """(junctions, samples) paths: generated unless `directory` holds a compilation of the same parameters."""
-    marker = directory / "parameters.json"
-    parameters = {"scale": scale, "seed": synthetic.DEFAULT_SEED}
-    junctions, samples = directory / synthetic.JUNCTIONS_FILE, directory / synthetic.SAMPLES_FILE
-    if marker.exists() and json.loads(marker.read_text()) == parameters and junctions.exists() and samples.exists():
-        _step(f"reusing the compilation in {directory}")
-        return junctions, samples
-    _step(f"generating a GTEx-like compilation at scale {scale} in {directory}")
-    synthetic.generate(directory, scale=scale, seed=synthetic.DEFAULT_SEED, progress=sys.stderr.isatty())
-    marker.write_text(json.dumps(parameters))
-    return junctions, samples
 
 
 def _show_shards(environment: Endpoints) -> None:
@@ -101,7 +101,6 @@ def _show_regions(environment: Endpoints) -> None:
         frequent = _count(f"{base}?{region}&rfilter=samples_count>:100")
         print(f"  {chromosome}:{start:,}-{end:,}: {everything:,} junctions inside, {frequent:,} of them in >= 100 samples")
     print(f"  e.g. curl '{base}?regions=chr1:11000-20000'")
-    print(f"\nthe page: {environment.api_url}/")
 
 
 def _count(url: str) -> int:
