@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import contextlib
 import json
+import operator
 import os
 import random
 import shutil
@@ -39,6 +41,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import psycopg2
 from flask import Flask, Response, request
@@ -47,41 +50,100 @@ from loaders.cli import main as load
 from snapthunder import localenv
 from snapthunder.plan import GRCH38_LENGTHS
 from snapthunder.postgres_server import free_port
+from snapthunder.query import QueryError, RangeFilter, Region, parse, split_query_string
 from snapthunder.synthetic import generate
 
 ORIGINAL_SETTINGS = "ORIGINAL_CONNECT_ARGUMENTS"
 PAPER_WINDOW_END = 25_000_000
 PAUSE_SECONDS = 0.01
 GOALS = {"median_speedup": 5.0, "requests_per_second": 300.0, "window_speedup": 1.5}
+MAX_ITEMS = 1000
+COMPARISONS = {"=": operator.eq, "<>": operator.ne, ">=": operator.ge, "<=": operator.le, ">": operator.gt,
+               "<": operator.lt}
 
 
 def original_app() -> Flask:
-    """The original design's service: a new connection, the original SQL, fetchall, JSON."""
+    """The original design's service: a new connection, the original SQL, fetchall, JSON.
+
+    It speaks the API's URL (`/{compilation}/snaptron`, any compilation name:
+    it holds one) and the service workload's parameters: one region
+    (`contains=1` too), `rfilter` and `sids`. Like the original design, the
+    database only selects the region; the projection on `sids` and the range
+    filters are done in Python on the fetched rows.
+    """
     arguments = json.loads(os.environ[ORIGINAL_SETTINGS])
     app = Flask("original")
 
-    @app.get("/snaptron")
-    def snaptron():
-        chromosome, _, span = request.args["regions"].partition(":")
-        start, end = (int(number) for number in span.split("-"))
-        if request.args.get("contains") == "1":
-            statement = ('SELECT * FROM intron WHERE chromosome = %s AND start >= %s AND start <= %s AND "end" <= %s '
-                         'ORDER BY chromosome, start, "end"')
-            parameters = (chromosome, start, end, end)
-        else:
-            statement = ('SELECT * FROM intron WHERE chromosome = %s AND "end" >= %s AND start <= %s '
-                         'ORDER BY chromosome, start, "end"')
-            parameters = (chromosome, start, end)
-        connection = psycopg2.connect(**arguments)
+    @app.get("/<compilation>/snaptron")
+    def snaptron(compilation: str) -> Response:
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(statement, parameters)
-                rows = cursor.fetchall()
-        finally:
-            connection.close()
-        return Response(json.dumps(rows), mimetype="application/json")
+            query = parse(split_query_string(request.query_string), MAX_ITEMS)
+        except QueryError as error:
+            return Response(f"{error}\n", status=400, mimetype="text/plain")
+        (selection,) = query.selections
+        (region,) = selection.regions
+        rows = _projected(_region_rows(arguments, region, selection.contains), query.sids)
+        return Response(_json_lines([row for row in rows if _passes(row, selection.filters)]),
+                        mimetype="application/json")
 
     return app
+
+
+def _region_rows(arguments: dict, region: Region, contains: bool) -> list[dict]:
+    """The original SQL on a new connection, every row fetched into Python as a dict of its columns."""
+    if contains:
+        statement = ('SELECT * FROM intron WHERE chromosome = %s AND start >= %s AND start <= %s AND "end" <= %s '
+                     'ORDER BY chromosome, start, "end"')
+        parameters = (region.chromosome, region.start, region.end, region.end)
+    else:
+        statement = ('SELECT * FROM intron WHERE chromosome = %s AND "end" >= %s AND start <= %s '
+                     'ORDER BY chromosome, start, "end"')
+        parameters = (region.chromosome, region.start, region.end)
+    connection = psycopg2.connect(**arguments)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, parameters)
+            names = [column.name for column in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+    finally:
+        connection.close()
+
+
+def _projected(rows: list[dict], sids: tuple[int, ...]) -> list[dict]:
+    """Snaptron's `sids=` projection: each row's wanted samples and their statistics; rows with none dropped.
+
+    The statistics are those of project_samples (04-query.sql), which the API
+    uses: average rounded to 3 decimals, median the mean of the middle two.
+    """
+    if not sids:
+        return rows
+    wanted = set(sids)
+    projected = []
+    for row in rows:
+        entries = [(sid, reads) for sid, reads in (map(int, item.split(":")) for item in row["samples"][1:].split(","))
+                   if sid in wanted]
+        if entries:
+            counts = [reads for _, reads in entries]
+            projected.append(dict(row, samples="".join(f",{sid}:{reads}" for sid, reads in entries),
+                                  samples_count=len(counts), coverage_sum=sum(counts),
+                                  coverage_avg=round(statistics.mean(counts), 3),
+                                  coverage_median=float(statistics.median(counts))))
+    return projected
+
+
+def _passes(row: dict, filters: tuple[RangeFilter, ...]) -> bool:
+    """Every range filter holds on the row (numbers, strand, annotated: a plain comparison of the column)."""
+    return all(COMPARISONS[rule.operator](row[rule.field], rule.value) for rule in filters)
+
+
+def _json_lines(rows: list[dict]) -> str:
+    """A JSON array of the rows' values, one row per line after the first: a client counting lines counts rows.
+
+    The API's TSV is a header line and a line per row; `[` + a line per row
+    + `]` has the same count of newlines, so the service workload's client
+    counts the answers of both servers the same way.
+    """
+    return "[" + ",".join("\n" + json.dumps(list(row.values())) for row in rows) + "]\n"
 
 
 class Client:
@@ -170,8 +232,12 @@ def throughput(base_url: str, paths: list[str], clients: int, duration: float) -
 
 
 def start_original(work_dir: Path, junctions: Path) -> tuple[dict, subprocess.Popen, str]:
-    """One server, one table of every chromosome, and the original app under gunicorn."""
-    outputs = work_dir / "original" / "endpoints.json"
+    """One server, one table of every chromosome, and the original app under gunicorn.
+
+    Its environment is `original_outputs(work_dir)`: `localenv.down` it when
+    done, also when this raises (`serving_original` does both).
+    """
+    outputs = original_outputs(work_dir)
     environment = localenv.up(shards=1, outputs=outputs, data_dir=work_dir / "original" / "data",
                               durable=False, start_api=False)
     if load([str(junctions), "--outputs", str(outputs), "--quiet", "--rejects", str(work_dir / "rejects.tsv")]):
@@ -188,46 +254,67 @@ def start_original(work_dir: Path, junctions: Path) -> tuple[dict, subprocess.Po
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
-            urllib.request.urlopen(f"{url}/snaptron?regions=chr1:1-2", timeout=2).read()
+            urllib.request.urlopen(f"{url}{_snaptron_path('chr1:1-2')}", timeout=2).read()
             return {"outputs": outputs}, process, url
         except OSError:
             time.sleep(0.1)
+    _stop(process)
     raise RuntimeError("the original design's app did not start")
+
+
+def original_outputs(work_dir: Path) -> Path:
+    """Where the original design's environment is described: known before it starts, to stop it if starting fails."""
+    return work_dir / "original" / "endpoints.json"
+
+
+@contextlib.contextmanager
+def serving_original(work_dir: Path, junctions: Path) -> Iterator[str]:
+    """The original design's server for the `with` block (its URL), stopped and removed at the end, however it ends."""
+    try:
+        _, process, url = start_original(work_dir, junctions)
+        try:
+            yield url
+        finally:
+            _stop(process)
+    finally:
+        localenv.down(original_outputs(work_dir))
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(30)
 
 
 def run(scale: float, work_dir: Path, seconds: float, regions_count: int) -> dict:
     compilation = generate(work_dir / "compilation", scale=scale)
     api_outputs = work_dir / "api" / "endpoints.json"
     api = localenv.up(shards=4, outputs=api_outputs, data_dir=work_dir / "api" / "data", durable=False)
-    original_process = None
-    original = None
     try:
         if load([str(compilation.junctions_path), "--outputs", str(api_outputs), "--quiet",
                  "--rejects", str(work_dir / "rejects.tsv")]):
             raise RuntimeError("loading the shards failed")
-        original, original_process, original_url = start_original(work_dir, compilation.junctions_path)
-        peers = {"api": api.api_url, "original": original_url}
-        paths = _paths(gene_regions(regions_count))
-        dense_paths = _paths(gene_regions(regions_count, dense_only=True))
-        latencies(peers, {name: found[:20] for name, found in paths.items()})  # warm caches and pools
-        gene = latencies(peers, paths)
-        dense = latencies(peers, dense_paths)
-        rates = {name: throughput(url, paths[name], 8, seconds) for name, url in peers.items()}
-        window = latencies(peers, {"api": [f"/gtex/snaptron?regions=chr1:1-{PAPER_WINDOW_END}&contains=1"] * 3,
-                                   "original": [f"/snaptron?regions=chr1:1-{PAPER_WINDOW_END}&contains=1"] * 3})
+        with serving_original(work_dir, compilation.junctions_path) as original_url:
+            peers = {"api": api.api_url, "original": original_url}
+            paths = _paths(gene_regions(regions_count))
+            dense_paths = _paths(gene_regions(regions_count, dense_only=True))
+            latencies(peers, {name: found[:20] for name, found in paths.items()})  # warm caches and pools
+            gene = latencies(peers, paths)
+            dense = latencies(peers, dense_paths)
+            rates = {name: throughput(url, paths[name], 8, seconds) for name, url in peers.items()}
+            window = latencies(peers, _paths([f"chr1:1-{PAPER_WINDOW_END}&contains=1"] * 3))
     finally:
-        if original_process is not None:
-            original_process.terminate()
-            original_process.wait(30)
-        if original is not None:
-            localenv.down(original["outputs"])
         localenv.down(api_outputs)
     return summarize(compilation.row_count, gene, dense, rates, window)
 
 
 def _paths(regions: list[str]) -> dict[str, list[str]]:
-    return {"api": [f"/gtex/snaptron?regions={region}" for region in regions],
-            "original": [f"/snaptron?regions={region}" for region in regions]}
+    """The same URLs for both peers: the original app speaks the API's."""
+    paths = [_snaptron_path(region) for region in regions]
+    return {"api": paths, "original": paths}
+
+
+def _snaptron_path(region: str) -> str:
+    return f"/{localenv.DEFAULT_COMPILATION}/snaptron?regions={region}"
 
 
 def summarize(rows: int, gene: dict, dense: dict, rates: dict, window: dict) -> dict:

@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--windows", type=_windows, default=WINDOW_ENDS, metavar="MB,...",
                         help="the paper's windows to run, in Mb (default all ten: 2.5,5,...,25)")
     parser.add_argument("--baseline-url", metavar="URL",
-                        help="a server of the original design speaking the same URLs, for the service ratio")
+                        help="a server of the original design speaking the same URLs, for the service ratio "
+                             "(default: start one for the run)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 

@@ -1,5 +1,8 @@
 """One directory per run: run.json, one CSV per workload, PNG plots and report.md.
 
+The service workload has a second CSV, service_answers.csv: the row counts of
+its sample queries from each server, the evidence that they answered alike.
+
 The directory is named by start time and commit, and run.json records what the
 figures depend on: commit (and whether the tree had uncommitted changes), the
 machine, the versions, the data and the command line. report.md puts the goals
@@ -32,7 +35,7 @@ from bench.goals import Goal
 from bench.load import RAW_COPY_QUERYABLE, LoadRow
 from bench.paper import PaperResult, PaperRow
 from bench.queries import SHAPES
-from bench.service import ServiceResult, ServiceRow
+from bench.service import ServiceAnswer, ServiceResult, ServiceRow
 from snapthunder.endpoints import Endpoints
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -89,6 +92,7 @@ def write(directory: Path, description: dict, results: RunResults, runs: int) ->
         sections.append(_paper_section(results.paper))
     if results.service is not None:
         write_csv(directory / "service.csv", ServiceRow, results.service.rows)
+        write_csv(directory / "service_answers.csv", ServiceAnswer, results.service.answers)
         if results.service.rows:
             plots.service_plot(results.service.rows, directory / "service.png")
         sections.append(_service_section(results.service))

@@ -5,7 +5,7 @@ description first (its directory is named by the commit the run starts
 from), then the compilation (reused or generated), then the workloads in the order the issue
 lists them, each given one scratch directory that is removed when the run
 ends. The scratch directory is in the system's temporary directory, not in
-the results: the load workload's servers put their Unix sockets there, and a
+the results: the load and service workloads' servers put their Unix sockets there, and a
 socket path longer than 107 bytes stops a server from starting.
 """
 
@@ -58,7 +58,8 @@ def run(settings: Settings, endpoints: Endpoints, progress: bool) -> tuple[Path,
             results.paper = paper.run(endpoints, compilation, scratch, settings.runs, progress, settings.window_ends)
         if "service" in settings.workloads:
             results.service = service.run(endpoints.api_url, settings.baseline_url, endpoints.compilation,
-                                          compilation.sample_total(), settings.service_seconds, progress)
+                                          compilation.sample_total(), settings.service_seconds, progress,
+                                          compilation.junctions_path, scratch)
         if "load" in settings.workloads:
             results.load = load.run(compilation, scratch, settings.runs, progress)
     finally:

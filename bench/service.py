@@ -6,10 +6,15 @@ overlap regions of 1 kb–2 Mb anywhere in the genome (chromosomes drawn by
 length), half with an `rfilter`, some with `sids`. The queries come from a
 seeded generator, so every run and every server gets the same sequence.
 
-The same load goes to the original design's way of serving when
-`--baseline-url` names a server speaking the same URLs; that server is not the
-bench's to start. Without an `api_url` in the endpoints document there is
-nothing to load, and the workload says so instead of failing.
+The same load goes to the original design's way of serving: the server
+`--baseline-url` names, or else one the workload starts for the run
+(`bench.api_vs_original`: one more PostgreSQL server holding the compilation,
+the original SQL, fetchall, JSON) and stops at its end. Both get their URLs from
+the one `ApiClient`, so they are asked exactly the same queries. Before the
+timed levels, the first few queries of the sequence go to every server and
+their row counts are kept (`ServiceAnswer`), so a run shows that the servers
+compared gave the same answers. Without an `api_url` in the endpoints document
+there is nothing to load, and the workload says so instead of failing.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ import math
 import random
 import threading
 import time
+from pathlib import Path
 from typing import Iterator
 
 import numpy
 
 from bench.api_client import ApiClient, ApiError
+from bench.api_vs_original import serving_original
 from bench.measure import progress_bar
 from snapthunder.plan import GRCH38_LENGTHS
 
@@ -36,6 +43,7 @@ SIDS_SHARE = 0.1
 MOST_SIDS = 20
 SEED = 5
 ERRORS_KEPT = 3
+SAMPLE_QUERIES = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,24 +60,49 @@ class ServiceRow:
     seconds: float
 
 
+@dataclasses.dataclass(frozen=True)
+class ServiceAnswer:
+    """How many rows one server answered one sample query with: the servers compared must agree."""
+
+    query: str
+    server: str
+    rows: int
+
+
 @dataclasses.dataclass
 class ServiceResult:
     rows: list[ServiceRow]
     notes: list[str]
+    answers: list[ServiceAnswer] = dataclasses.field(default_factory=list)
 
 
 def run(api_url: str | None, baseline_url: str | None, compilation: str, sample_total: int, seconds: float,
-        progress: bool) -> ServiceResult:
+        progress: bool, junctions: Path, work_dir: Path) -> ServiceResult:
+    """Load the API and the original design's serving alike; without `baseline_url`, start the latter here.
+
+    `junctions` is the compilation the original design's server loads, in its
+    own directory under `work_dir`; it is stopped before this returns.
+    """
     if not api_url:
         return ServiceResult([], ["service skipped: the endpoints document has no `api_url` (start the API, or "
                                   "deploy it, and run again); its goals are not measured."])
-    servers = {"snapthunder": api_url}
-    notes = []
     if baseline_url:
-        servers["original"] = baseline_url
-    else:
-        notes.append("the original design's serving was not loaded (pass --baseline-url URL of a server speaking "
-                     "the same URLs): the latency ratio goal is not measured.")
+        return _measure({"snapthunder": api_url, "original": baseline_url}, compilation, sample_total, seconds,
+                        progress)
+    with serving_original(work_dir, junctions) as original_url:
+        result = _measure({"snapthunder": api_url, "original": original_url}, compilation, sample_total, seconds,
+                          progress)
+    result.notes.insert(0, "original: the original design's serving, started for this run (bench.api_vs_original: "
+                           "one PostgreSQL server, a new connection per request, the original SQL, fetchall, "
+                           "rfilter and sids in Python, JSON).")
+    return result
+
+
+def _measure(servers: dict[str, str], compilation: str, sample_total: int, seconds: float,
+             progress: bool) -> ServiceResult:
+    """Every server at every client level, interleaved so that machine noise hits them alike."""
+    answers = sample_answers(servers, compilation, sample_total)
+    notes = []
     rows = []
     with progress_bar(len(servers) * len(CLIENT_LEVELS), "service", progress) as bar:
         for clients in CLIENT_LEVELS:
@@ -78,7 +111,36 @@ def run(api_url: str | None, baseline_url: str | None, compilation: str, sample_
                 rows.append(row)
                 notes += [f"{server}, {clients} clients: {message}" for message in errors]
                 bar.update()
-    return ServiceResult(rows, notes)
+    return ServiceResult(rows, notes, answers)
+
+
+def sample_answers(servers: dict[str, str], compilation: str, sample_total: int) -> list[ServiceAnswer]:
+    """The row counts of the first `SAMPLE_QUERIES` queries of the sequence, from every server.
+
+    A failed query counts -1 rows, which no correct server answers, so a
+    failure shows as a disagreement rather than stopping the run.
+    """
+    queries = random_queries(SEED, sample_total)
+    samples = [next(queries) for _ in range(SAMPLE_QUERIES)]
+    answers = []
+    for server, url in servers.items():
+        connection = ApiClient(url, compilation)
+        try:
+            answers += [ServiceAnswer(_shown(query), server, _row_count(connection, query)) for query in samples]
+        finally:
+            connection.close()
+    return answers
+
+
+def _row_count(connection: ApiClient, query: dict[str, str]) -> int:
+    try:
+        return connection.snaptron(query).data_lines
+    except ApiError:
+        return -1
+
+
+def _shown(query: dict[str, str]) -> str:
+    return "&".join(f"{name}={value}" for name, value in query.items())
 
 
 def random_queries(seed: int, sample_total: int) -> Iterator[dict[str, str]]:

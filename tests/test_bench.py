@@ -26,7 +26,7 @@ from bench.load import FRACTIONS, LOADER, RAW_COPY, RAW_COPY_QUERYABLE, SHARD_CO
 from bench.paper import PaperRow
 from bench.peers import SnapthunderApi
 from bench.queries import SHAPES, WINDOW_ENDS, PaperQuery
-from bench.service import ServiceRow
+from bench.service import ServiceAnswer, ServiceRow
 from snapthunder import localenv
 from snapthunder.synthetic import expected_chr1_counts
 from tests.conftest import scratch_directory
@@ -78,10 +78,28 @@ def test_a_run_leaves_its_description_tables_plots_and_report(quick_run):
     if quick_run.with_api:
         assert (directory / "service.png").exists()
         assert {(row["server"], int(row["clients"])) for row in service_rows} == {
-            ("snapthunder", clients) for clients in service.CLIENT_LEVELS}
+            (server, clients) for server in ("snapthunder", "original") for clients in service.CLIENT_LEVELS}
         assert all(int(row["errors"]) == 0 for row in service_rows)
     else:
         assert "no `api_url`" in report and service_rows == []
+
+
+def test_the_service_workload_loads_the_original_design_it_started_and_both_answer_alike(quick_run):
+    """Without --baseline-url the run starts the original design's server; the sample queries' row counts agree."""
+    if not quick_run.with_api:
+        pytest.skip("this environment starts no API: the service workload is skipped")
+    answers: dict[str, dict[str, int]] = {}
+    for row in read_csv(quick_run.directory / "service_answers.csv", ServiceAnswer):
+        answers.setdefault(row["query"], {})[row["server"]] = int(row["rows"])
+    assert len(answers) == service.SAMPLE_QUERIES
+    for query, by_server in answers.items():
+        assert set(by_server) == {"snapthunder", "original"}, query
+        assert by_server["snapthunder"] == by_server["original"] >= 0, (query, by_server)
+    assert any(by_server["original"] > 0 for by_server in answers.values())
+    report = (quick_run.directory / "report.md").read_text().splitlines()
+    for clients in service.CLIENT_LEVELS:
+        (goal,) = [line for line in report if f"median latency with {clients} clients" in line]
+        assert "not measured" not in goal
 
 
 def test_every_peer_answers_every_paper_query_with_the_same_rows(quick_run):
@@ -199,14 +217,17 @@ def test_a_failed_status_or_a_cut_short_body_is_an_error_and_the_next_request_wo
 
 
 def test_the_service_workload_loads_the_api_and_the_baseline_alike(stub_url):
-    result = service.run(stub_url, stub_url, "gtex", sample_total=50, seconds=0.3, progress=False)
+    result = service.run(stub_url, stub_url, "gtex", sample_total=50, seconds=0.3, progress=False,
+                         junctions=Path("unused"), work_dir=Path("unused"))
     assert [(row.server, row.clients) for row in result.rows] == [
         (server, clients) for clients in service.CLIENT_LEVELS for server in ("snapthunder", "original")]
     assert all(row.requests > 0 and row.errors == 0 and row.p50_ms <= row.p99_ms for row in result.rows)
+    assert [answer.rows for answer in result.answers] == [3] * (2 * service.SAMPLE_QUERIES)
 
 
 def test_the_service_workload_is_skipped_with_a_note_without_an_api():
-    result = service.run(None, None, "gtex", sample_total=50, seconds=0.3, progress=False)
+    result = service.run(None, None, "gtex", sample_total=50, seconds=0.3, progress=False,
+                         junctions=Path("unused"), work_dir=Path("unused"))
     assert result.rows == [] and "api_url" in result.notes[0]
 
 
