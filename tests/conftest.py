@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -48,6 +49,7 @@ def local_environment() -> Iterator[Endpoints]:
         yield environment
     finally:
         localenv.down(outputs)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
