@@ -14,7 +14,6 @@ failure rolls every shard back.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import multiprocessing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pty
 import signal
@@ -20,6 +21,7 @@ from loaders.cli import main
 from loaders.pipeline import load_junctions
 from loaders.shard_writer import ShardLoadError
 from snapthunder.plan import CHROMOSOMES
+from snapthunder.postgres_server import free_port
 from tests.conftest import DATA, junction_line, query_all_shards, write_gzip
 
 CHROMOSOME_SAMPLE = ["chr1", "chr10", "chr1_KI270706v1_random", "chr2", "chr21", "chrM", "chrUn_GL000220v1", "chrX"]
@@ -210,18 +212,13 @@ def test_command_line_errors_are_one_line_with_the_right_exit_code(local_environ
 def test_an_unreachable_shard_is_named(local_environment, tmp_path):
     document = local_environment.to_document()
     victim = local_environment.plan().shard_for("chr1")
-    document["shards"][victim]["port"] = _closed_port()
+    document["shards"][victim]["port"] = free_port()  # nothing listens there
     broken = tmp_path / "broken.json"
-    broken.write_text(__import__("json").dumps(document))
+    broken.write_text(json.dumps(document))
     result = subprocess.run([sys.executable, "-m", "loaders", str(DATA / "junctions_good.tsv"), "--outputs", str(broken),
                              "--quiet"], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 1
     assert f"error: {victim} (" in result.stderr and "Connection refused" in result.stderr
-
-
-def _closed_port() -> int:
-    from snapthunder.postgres_server import free_port
-    return free_port()
 
 
 def _outputs(endpoints) -> Path:

@@ -13,6 +13,7 @@ import psycopg2
 import pytest
 
 from snapthunder import localenv, shard_image
+from snapthunder.junctions import COLUMNS
 from snapthunder.endpoints import Endpoints
 from snapthunder.localenv import LocalEnvironmentError
 from tests.conftest import postgres_servers, query_all_shards, scratch_directory
@@ -26,7 +27,6 @@ def test_each_shard_runs_the_images_sql_with_both_roles(local_environment: Endpo
     assert all(rows == [("1",)] for rows in version.values())
     columns = query_all_shards(local_environment, "SELECT column_name FROM information_schema.columns "
                                "WHERE table_name = 'intron' ORDER BY ordinal_position")
-    from snapthunder.junctions import COLUMNS
     assert all([name for (name,) in rows] == list(COLUMNS) for rows in columns.values())
     assert all(shard.user == shard_image.LOADER_ROLE for shard in local_environment.shards.values())
     assert local_environment.reader.user == shard_image.READER_ROLE
