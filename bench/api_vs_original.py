@@ -113,7 +113,7 @@ def _projected(rows: list[dict], sids: tuple[int, ...]) -> list[dict]:
     """Snaptron's `sids=` projection: each row's wanted samples and their statistics; rows with none dropped.
 
     The statistics are those of project_samples (04-query.sql), which the API
-    uses: average rounded to 3 decimals, median the mean of the middle two.
+    uses: the mean, and the median as the mean of the middle two.
     """
     if not sids:
         return rows
@@ -126,7 +126,7 @@ def _projected(rows: list[dict], sids: tuple[int, ...]) -> list[dict]:
             counts = [reads for _, reads in entries]
             projected.append(dict(row, samples="".join(f",{sid}:{reads}" for sid, reads in entries),
                                   samples_count=len(counts), coverage_sum=sum(counts),
-                                  coverage_avg=round(statistics.mean(counts), 3),
+                                  coverage_avg=statistics.mean(counts),
                                   coverage_median=float(statistics.median(counts))))
     return projected
 
@@ -143,7 +143,7 @@ def _json_lines(rows: list[dict]) -> str:
     + `]` has the same count of newlines, so the service workload's client
     counts the answers of both servers the same way.
     """
-    return "[" + ",".join("\n" + json.dumps(list(row.values())) for row in rows) + "]\n"
+    return "[" + ",".join("\n" + json.dumps(list(row.values()), default=float) for row in rows) + "]\n"
 
 
 class Client:

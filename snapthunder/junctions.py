@@ -20,22 +20,24 @@ COLUMNS: tuple[str, ...] = (
 )
 
 # Field patterns. Digit counts keep integers inside int4 (9 digits) or int8 (18)
-# and floats inside double precision, so COPY cannot fail on a line that passed.
-_INT = rb"\d{1,9}"
-_BIGINT = rb"\d{1,18}"
+# and decimals inside what the numeric columns print back unchanged, so COPY
+# cannot fail on a line that passed. Integers are canonical (no leading zero),
+# the form PostgreSQL prints them in: a stored row is the file's line, byte for byte.
+_INT = rb"(?:0|[1-9]\d{0,8})"
+_BIGINT = rb"(?:0|[1-9]\d{0,17})"
 _FLOAT = rb"\d{1,15}(?:\.\d{1,15})?(?:[eE][-+]?\d{1,2})?"
 _TEXT = rb"[!-\[\]-~]{1,255}"   # printable ASCII but space and backslash
-_SAMPLES = rb"(?:," + _INT + rb":" + _BIGINT + rb")+"
+_SAMPLES = rb"(?:,\d{1,9}:\d{1,18})+"   # kept verbatim: any digits
 FIELD_PATTERNS: tuple[bytes, ...] = (
-    _BIGINT, _TEXT, _INT, _INT, _INT, rb"[-+?]", rb"[01]",
+    _BIGINT, _TEXT, _INT, _INT, _INT, rb"[-+?]", _TEXT,
     _TEXT, _TEXT, _TEXT, _TEXT, _SAMPLES,
     _INT, _BIGINT, _FLOAT, _FLOAT, _INT,
 )
-_INT_MEANING = "a whole number of at most 9 digits"
-_BIGINT_MEANING = "a whole number of at most 18 digits"
+_INT_MEANING = "a whole number of at most 9 digits, no leading zero"
+_BIGINT_MEANING = "a whole number of at most 18 digits, no leading zero"
 _FIELD_MEANING: tuple[str, ...] = (
     _BIGINT_MEANING, "a chromosome name (printable, no spaces)", _INT_MEANING, _INT_MEANING,
-    _INT_MEANING, "one of + - ?", "0 or 1", "a motif (printable, no spaces)", "a motif (printable, no spaces)",
+    _INT_MEANING, "one of + - ?", "0, 1 or annotation sources", "a motif (printable, no spaces)", "a motif (printable, no spaces)",
     "0 or annotation codes", "0 or annotation codes", "a ,sid:count list starting with a comma",
     _INT_MEANING, _BIGINT_MEANING, "a decimal number", "a decimal number", _INT_MEANING,
 )

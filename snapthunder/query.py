@@ -1,68 +1,60 @@
-"""Snaptron's query language: parse and check a request, plan it per shard, build its SQL.
+"""Snaptron's query language: a request's parameters become a checked `Query`.
 
-Three separate steps, so that the API and the bench's direct-SQL peer share
-every one of them:
+The API, the bench's direct-SQL peer and the tests all parse through here;
+statements.py turns a Query into SQL. The rules are Snaptron's wire protocol
+(docs/API.md has the table of every parameter):
 
-1. **Parse** (`split_query_string`, `parse`, `parse_bulk`): the request's
-   parameters become a checked `Query`. Anything wrong raises
-   `QueryError(parameter, problem)`, which the API turns into a 400 naming the
-   parameter. The semantics are Snaptron's (SNAPTRON.md); the extensions are
-   filter-only queries with no region, `limit=` and `format=json`.
-2. **Plan** (`shards_to_ask`): which shards hold the rows, and on each which
-   chromosomes to read; `None` means every chromosome the shard holds (read
-   with `HELD_CHROMOSOMES`), for queries that name no region.
-3. **SQL** (`select_statement`, `count_statement`, `copy_statement`): one
-   statement per chromosome, built with `psycopg2.sql` and named parameters
-   (run it with `cursor.execute(statement, parameters)`, or bind it with
-   `cursor.mogrify` for COPY, which takes no server-side parameters). Rows
-   come in (start, end) order straight from the (chromosome, start, end)
-   index; one chromosome never spans two shards, so concatenating per
-   chromosome in byte order of the names gives Snaptron's global order.
+* The query string is percent-decoded once, as a whole, then split on `&`
+  and `=`; `'` and `"` are deleted and `+` stays a plus (`rfilter=strand:+`).
+  So `<`, `>` and `:` may come raw (curl, R) or encoded (httpx).
+* `regions ids id sids rfilter sfilter` accumulate when repeated; any other
+  parameter: the last one wins. Unknown parameters are refused.
+* Anything wrong raises `QueryError(parameter, problem)`, which the API
+  turns into a 400 naming the parameter, before any row is sent.
 
-The TSV select list is Snaptron's output line: `DataSource:Type`, then the
-requested columns, coverage values printed as the file prints them
-(`snaptron_decimal`, 04-query.sql). `sids=` projects the sample lists on the
-server (`project_samples`): measured on 30 k rows that is as fast as doing it in
-Python on streamed rows, without holding the GIL or shipping sample lists
-that the projection drops.
+Extensions (each documented as such): filter-only queries with no region
+(every shard is asked), `limit=`, `format=json`, and contig names of any
+form in regions.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
-import functools
 import math
 import re
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import unquote
 
-from psycopg2 import sql
-
 from snapthunder.junctions import COLUMNS
-from snapthunder.plan import ShardPlan
 
 DATA_SOURCE_COLUMN = "DataSource:Type"
+GROUP_COLUMN = "Group"
 FORMATS = ("tsv", "json")
-SELECTION_PARAMETERS = ("regions", "contains", "exact", "either", "rfilter", "ids")
-OUTPUT_PARAMETERS = ("sids", "fields", "header", "limit", "format")
-SAMPLES_PARAMETERS = ("ids", "all")
-LIST_PARAMETERS = ("regions", "rfilter", "ids", "sids")
+RETURN_FORMATS = ("0", "1", "2")
+# Every parameter Snaptron's junction endpoint takes, then ours (limit, format).
+DATA_PARAMETERS = ("regions", "ids", "id", "sids", "rfilter", "sfilter", "fields", "result_count", "contains",
+                   "either", "exact", "return_format", "score_by", "coordinate_string", "header", "label", "calc",
+                   "calc_axis", "calc_op", "group", "limit", "format")
+POST_OUTPUT_PARAMETERS = ("sids", "fields", "header", "limit", "format")
+SELECTION_PARAMETERS = ("regions", "ids", "id", "rfilter", "sfilter", "contains", "either", "exact")
+SAMPLES_PARAMETERS = ("ids", "id", "sfilter", "fields", "header", "all", "check_for_update", "regions", "rfilter",
+                      "format")
+LIST_PARAMETERS = ("regions", "ids", "id", "sids", "rfilter", "sfilter")
 # Snaptron's rfilter operators, longest first so that `>:` is not read as `>`.
 OPERATORS = {">:": ">=", "<:": "<=", "!:": "<>", ":": "=", ">": ">", "<": "<"}
 NUMERIC_FIELDS = {"length": int, "samples_count": int, "coverage_sum": int,
                   "coverage_avg": float, "coverage_median": float}
-TEXT_FIELDS = ("strand", "annotated", "left_annotated", "right_annotated")
+# Compared with 0 or 1: 0 is "no annotation source", 1 "any" (the column holds 0, 1 or source codes).
+ANNOTATION_FIELDS = ("annotated", "left_annotated", "right_annotated")
+TEXT_FIELDS = ("strand",) + ANNOTATION_FIELDS
 FILTER_FIELDS = tuple(NUMERIC_FIELDS) + TEXT_FIELDS
-PROJECTED_COLUMNS = ("samples", "samples_count", "coverage_sum", "coverage_avg", "coverage_median")
-DECIMAL_COLUMNS = ("coverage_avg", "coverage_median")
 # Legacy bulk objects give range filters as {"samples_count": [{"op": ">:", "val": 5}]}.
-LEGACY_RANGE_KEYS = tuple(NUMERIC_FIELDS)
+LEGACY_FILTER_KEYS = tuple(NUMERIC_FIELDS) + ("strand",)
+LEGACY_ALIASES = {"intervals": "regions", "genes": "regions"}
 MAX_COORDINATE = 2**31 - 1
-# Below this many sids, a strpos() pre-check skips rows naming none of them
-# before their lists are split: 5x faster for 1 sid, slower past ~20 (measured).
-SIDS_PREFILTER_MAX = 16
-
-HELD_CHROMOSOMES = sql.SQL("SELECT chromosome FROM chromosome_stats ORDER BY chromosome")
+GROUP_SEPARATOR = "|||"
 
 _REGION = re.compile(r"([A-Za-z0-9_.\-]{1,255}):(\d{1,10})-(\d{1,10})")
 _FILTER = re.compile(r"([A-Za-z_]+)(" + "|".join(map(re.escape, OPERATORS)) + r")(.*)", re.DOTALL)
@@ -70,6 +62,8 @@ _INTEGER = re.compile(r"-?\d{1,18}")
 _DECIMAL = re.compile(r"-?\d{1,300}(?:\.\d{0,300})?(?:[eE][-+]?\d{1,3})?")
 _ID = re.compile(r"\d{1,18}")
 _SAMPLE_ID = re.compile(r"\d{1,9}")
+_LABEL = re.compile(r"[A-Za-z0-9_\-:;.]{1,200}")
+_QUOTES = str.maketrans("", "", "'\"")
 
 
 class QueryError(ValueError):
@@ -86,6 +80,9 @@ class Region:
     chromosome: str
     start: int
     end: int
+
+    def __str__(self) -> str:
+        return f"{self.chromosome}:{self.start}-{self.end}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +106,13 @@ class Selection:
 
 @dataclasses.dataclass(frozen=True)
 class Query:
-    """A checked request: selections OR-ed (one for GET, several for bulk) and the output asked for."""
+    """A checked request: selections OR-ed (one for GET, several for a JSON bulk) and the output asked for.
+
+    `group` is the label of Snaptron's group mode (a bulk `groups=` query, or
+    a GET with `group=`): it replaces `DataSource:Type` as the first column.
+    `return_format` 1 is UCSC BED and 2 UCSC browser links, both per region;
+    `coordinate` (coordinate_string=) is the interval they show for `ids=`.
+    """
 
     selections: tuple[Selection, ...]
     sids: tuple[int, ...] = ()
@@ -118,274 +121,260 @@ class Query:
     header: bool = True
     limit: int | None = None
     format: str = "tsv"
+    return_format: int = 0
+    score_by: str = "samples_count"
+    coordinate: Region | None = None
+    group: str | None = None
 
     @property
     def output_columns(self) -> tuple[str, ...]:
-        """The header line's names: `DataSource:Type` and the requested columns."""
-        return (DATA_SOURCE_COLUMN, *self.fields)
+        """The header line's names: `DataSource:Type` (or `Group`) and the requested columns."""
+        return (GROUP_COLUMN if self.group is not None else DATA_SOURCE_COLUMN, *self.fields)
+
+    def per_region(self) -> list["Query"]:
+        """One query per region, in request order: how BED and browser links are answered."""
+        selection = self.selections[0]
+        if not selection.regions:
+            return [self]
+        return [dataclasses.replace(self, selections=(dataclasses.replace(selection, regions=(region,)),))
+                for region in selection.regions]
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplesRequest:
+    """A `/samples` request: every line (`all=1`), the load time (`check_for_update`), or these rail_ids."""
+
+    kind: str                                   # "all", "update" or "ids"
+    rail_ids: tuple[int, ...] = ()
+    columns: tuple[int, ...] | None = None      # 0-based samples.tsv columns (legacy POST's sample_fields)
 
 
 def split_query_string(raw: str | bytes) -> list[tuple[str, str]]:
-    """`a=1&b=2` → [(a, 1), (b, 2)], percent-decoded the way Snaptron does: `+` stays a plus.
+    """`a=1&b=2` → [(a, 1), (b, 2)], decoded as Snaptron decodes: once, as a whole, quotes deleted.
 
-    Snaptron clients write `rfilter=strand:+` unencoded; form decoding would
-    turn it into a space.
+    A piece with no `=`, or with a second one in its value, is refused (Snaptron
+    fails on both); empty pieces (`a=1&&b=2`, a trailing `&`) are skipped.
     """
     try:
         text = raw.decode() if isinstance(raw, bytes) else raw
+        text = unquote(text, errors="strict")
     except UnicodeDecodeError:
-        raise QueryError("query string", "is not UTF-8") from None
+        raise QueryError("query string", "is not valid UTF-8 after percent-decoding") from None
     pairs = []
-    for piece in text.split("&"):
+    for piece in text.translate(_QUOTES).split("&"):
         if not piece:
             continue
-        name, _, value = piece.partition("=")
-        name = _decode(name, "parameter name")
-        pairs.append((name, _decode(value, name)))
+        name, equals, value = piece.partition("=")
+        if not equals:
+            raise QueryError(_shown(name), "has no value: write name=value (Snaptron's parameters all take one)")
+        if "=" in value:
+            raise QueryError(name, f"{_shown(value)} contains '='; Snaptron's operators are "
+                                   f"{' '.join(OPERATORS)} (write samples_count>:5, not samples_count>=5)")
+        pairs.append((name, value))
     return pairs
 
 
-def parse(pairs: Iterable[tuple[str, str]], max_items: int) -> Query:
-    """A GET request's parameters → Query."""
-    grouped = _group(pairs, SELECTION_PARAMETERS + OUTPUT_PARAMETERS, "", max_items)
-    selection = _selection(grouped, "", max_items)
-    query = _output(grouped, (selection,), max_items)
+def parse(pairs: Iterable[tuple[str, str]], max_items: int, where: str = "") -> Query:
+    """A GET request's parameters (or one query of a bulk `groups=` POST) → Query."""
+    grouped = _group(pairs, DATA_PARAMETERS, where, max_items)
+    _refuse_unserved(grouped, where)
+    selection = _selection(grouped, where, max_items)
+    query = _output(grouped, (selection,), where, max_items)
     if not (selection.regions or selection.ids or selection.filters or query.sids):
-        raise QueryError("regions", "give regions=chrN:start-end, or ids=, rfilter= or sids= "
-                                    "(queries with no region read every shard)")
+        raise QueryError(where + "regions", "give regions=chrN:start-end, or ids=, rfilter= or sids= "
+                                            "(queries with no region read every shard)")
+    if query.return_format and (query.count_only or query.format == "json"):
+        raise QueryError(where + "return_format", "BED and browser links are TSV rows: drop fields=rc and format=json")
+    if query.return_format and not selection.regions and (
+            not selection.ids or (query.return_format == 2 and query.coordinate is None)):
+        raise QueryError(where + "return_format", "give regions=, or ids= with coordinate_string=chr:start-end")
     return query
 
 
+def parse_groups(encoded: str, max_items: int) -> list[Query]:
+    """A bulk `groups=` POST: base64 of `q1|||q2|||…`, each a query string with its `group=` label.
+
+    Decoded as Snaptron decodes it: trimmed, base64, then each query as a GET.
+    A query without `group=` takes the previous one's label.
+    """
+    try:
+        text = base64.b64decode(encoded.strip(), validate=False).decode()
+    except (binascii.Error, ValueError):
+        raise QueryError("groups", "is not base64 of UTF-8 text (q1|||q2|||…)") from None
+    pieces = [piece.strip() for piece in text.split(GROUP_SEPARATOR) if piece.strip()]
+    if not pieces:
+        raise QueryError("groups", "holds no query")
+    if len(pieces) > max_items:
+        raise QueryError("groups", f"{len(pieces):,} queries; at most {max_items:,} per request")
+    queries, label = [], None
+    for index, piece in enumerate(pieces):
+        query = parse(split_query_string(piece), max_items, f"groups[{index}].")
+        label = query.group if query.group is not None else label
+        if label is None:
+            raise QueryError(f"groups[{index}].group", "the first query needs group=<label>")
+        queries.append(dataclasses.replace(query, group=label))
+    return queries
+
+
 def parse_bulk(objects: Any, pairs: Iterable[tuple[str, str]], max_items: int) -> Query:
-    """A bulk POST: a JSON list of query objects (OR-ed); output options come from the URL."""
-    if not isinstance(objects, list) or not objects:
-        raise QueryError("queries", "expected a non-empty JSON list of query objects")
-    if len(objects) > max_items:
-        raise QueryError("queries", f"{len(objects):,} queries; at most {max_items:,} per request")
-    selections = []
-    for index, entry in enumerate(objects):
-        where = f"queries[{index}]."
-        grouped = _group(_object_pairs(entry, where), SELECTION_PARAMETERS, where, max_items)
-        selection = _selection(grouped, where, max_items)
-        if not (selection.regions or selection.ids or selection.filters):
-            raise QueryError(f"queries[{index}]", "give regions, ids or a range filter")
-        selections.append(selection)
-    return _output(_group(pairs, OUTPUT_PARAMETERS, "", max_items), tuple(selections), max_items)
+    """A JSON bulk POST (our form): a list of query objects OR-ed, each row once; output options in the URL."""
+    selections = _object_selections(objects, "queries", max_items, require_region=False)
+    return _output(_group(pairs, POST_OUTPUT_PARAMETERS, "", max_items), selections, "", max_items)
 
 
-def shards_to_ask(query: Query, plan: ShardPlan) -> dict[str, tuple[str, ...] | None]:
-    """Shard → the chromosomes to read there, in byte order; None: every chromosome it holds."""
-    if any(not selection.regions for selection in query.selections):
-        return {name: None for name in plan.shards}
-    chromosomes: dict[str, set[str]] = {}
-    for selection in query.selections:
-        for region in selection.regions:
-            chromosomes.setdefault(plan.shard_for(region.chromosome), set()).add(region.chromosome)
-    return {name: tuple(sorted(names)) for name, names in sorted(chromosomes.items())}
+def parse_legacy(objects: Any, pairs: Iterable[tuple[str, str]], max_items: int) -> list[Query]:
+    """Snaptron's legacy form POST `fields=[{…}, …]`: each clause its own query, run in order."""
+    output = _group(pairs, POST_OUTPUT_PARAMETERS, "", max_items)
+    return [_output(output, (selection,), "", max_items)
+            for selection in _object_selections(objects, "fields", max_items, require_region=True)]
 
 
-def select_statement(query: Query, chromosome: str, data_source: str,
-                     as_json: bool = False, row_limit: int | None = None) -> tuple[sql.Composed, dict]:
-    """The rows of `query` on one chromosome, in (start, end) order, as Snaptron's columns.
-
-    TSV (through COPY): one column per output field. JSON: one json array per row.
-    """
-    parameters = _Parameters()
-    select_list = _select_list(query.fields, bool(query.sids), as_json, parameters.add(data_source).name)
-    statement = sql.SQL("SELECT {} {} ORDER BY intron.start, intron.{}").format(
-        select_list, _from_where(query, chromosome, parameters), sql.Identifier("end"))
-    if row_limit is not None:
-        statement = sql.SQL("{} LIMIT {}").format(statement, parameters.add(row_limit))
-    return statement, parameters.values
-
-
-def count_statement(query: Query, chromosome: str) -> tuple[sql.Composed, dict]:
-    """How many rows `query` has on one chromosome (`fields=rc`)."""
-    parameters = _Parameters()
-    statement = sql.SQL("SELECT count(*) {}").format(_from_where(query, chromosome, parameters))
-    return statement, parameters.values
-
-
-def parse_samples(pairs: Iterable[tuple[str, str]], max_items: int) -> tuple[int, ...] | None:
-    """`/samples` parameters → the rail_ids asked for, or None for `all=1`."""
+def parse_samples(pairs: Iterable[tuple[str, str]], max_items: int) -> SamplesRequest:
+    """`/samples` parameters: `all=1`, `check_for_update=1` or `ids=` (also as a path: `/samples/4`)."""
     grouped = _group(pairs, SAMPLES_PARAMETERS, "", max_items)
-    every_sample = _choice(grouped, "all", ("0", "1"), "") == "1"
-    rail_ids = tuple(dict.fromkeys(_number(item, _SAMPLE_ID, "ids", "a sample id (rail_id)")
-                                   for item in _items(grouped, "ids", "", max_items)))
-    if every_sample == bool(rail_ids):
-        raise QueryError("ids", "give either ids=rail_id,... or all=1")
-    return None if every_sample else rail_ids
+    for name in ("regions", "rfilter"):
+        if name in grouped:
+            raise QueryError(name, "/samples selects samples, not junctions: give ids=rail_id,… or all=1")
+    _refuse_unserved(grouped, "")
+    rail_ids = _sample_ids(grouped, "", max_items)
+    if rail_ids:
+        return SamplesRequest("ids", tuple(sorted(set(rail_ids))))
+    if _choice(grouped, "all", ("0", "1"), "") == "1":
+        return SamplesRequest("all")
+    if _choice(grouped, "check_for_update", ("0", "1"), "") == "1":
+        return SamplesRequest("update")
+    raise QueryError("ids", "give ids=rail_id,…, all=1 or check_for_update=1")
 
 
-def samples_statement(rail_ids: tuple[int, ...] | None) -> tuple[sql.Composed, dict]:
-    """The samples.tsv header line, then the lines of `rail_ids` (None: every sample) by rail_id."""
-    parameters = _Parameters()
-    header = sql.SQL("SELECT 0 AS part, 0 AS rail_id, value AS line FROM shard_metadata WHERE key = {}"
-                     ).format(parameters.add("samples_header"))
-    lines = sql.SQL("SELECT 1, rail_id, line FROM sample")
-    if rail_ids is not None:
-        lines = sql.SQL("{} WHERE rail_id = ANY ({}::integer[])").format(lines, parameters.add(list(rail_ids)))
-    statement = sql.SQL("SELECT line FROM ({} UNION ALL {}) AS lines ORDER BY part, rail_id").format(header, lines)
-    return statement, parameters.values
-
-
-def copy_statement(select: sql.Composable) -> sql.Composed:
-    """`COPY (select) TO STDOUT`: the rows as tab-separated text, the fastest way out of PostgreSQL."""
-    return sql.SQL("COPY ({}) TO STDOUT").format(select)
-
-
-class _Parameters:
-    """Hands out named placeholders (p0, p1, …) and collects their values."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def add(self, value: Any) -> sql.Placeholder:
-        name = f"p{len(self.values)}"
-        self.values[name] = value
-        return sql.Placeholder(name)
-
-
-def _from_where(query: Query, chromosome: str, parameters: _Parameters) -> sql.Composed:
-    source = sql.SQL("FROM intron")
-    conditions = [sql.SQL("intron.chromosome = {}").format(parameters.add(chromosome))]
-    if query.sids:
-        source = sql.SQL("FROM intron CROSS JOIN LATERAL project_samples(intron.samples, {}::integer[]) AS projected"
-                         ).format(parameters.add(list(query.sids)))
-        if len(query.sids) <= SIDS_PREFILTER_MAX:
-            conditions.append(sql.SQL("EXISTS (SELECT FROM unnest({}::text[]) AS needle "
-                                      "WHERE strpos(intron.samples, needle) > 0)"
-                                      ).format(parameters.add([f",{sid}:" for sid in query.sids])))
-        conditions.append(sql.SQL("projected.samples_count > 0"))
-    alternatives = [_selection_condition(selection, chromosome, query, parameters)
-                    for selection in query.selections
-                    if not selection.regions or any(r.chromosome == chromosome for r in selection.regions)]
-    conditions.append(_any_of(alternatives) if alternatives else sql.SQL("false"))
-    return sql.SQL("{} WHERE {}").format(source, sql.SQL(" AND ").join(conditions))
-
-
-def _selection_condition(selection: Selection, chromosome: str, query: Query,
-                         parameters: _Parameters) -> sql.Composable:
-    conditions = []
-    regions = [region for region in selection.regions if region.chromosome == chromosome]
-    if regions:
-        conditions.append(_any_of([_region_condition(region, selection, parameters) for region in regions]))
-    conditions += [_filter_condition(rule, query, parameters) for rule in selection.filters]
-    if selection.ids:
-        conditions.append(sql.SQL("intron.snaptron_id = ANY ({}::bigint[])").format(parameters.add(list(selection.ids))))
-    return sql.SQL("({})").format(sql.SQL(" AND ").join(conditions)) if conditions else sql.SQL("true")
-
-
-def _region_condition(region: Region, selection: Selection, parameters: _Parameters) -> sql.Composable:
-    """Snaptron's overlap, AND-ed with each modifier asked for; bounds on start ride the index.
-
-    Plain overlap (end >= qstart) has no lower bound on start: the longest
-    junction of the chromosome (chromosome_stats) gives one.
-    """
-    start, end = parameters.add(region.start), parameters.add(region.end)
-    end_column = sql.SQL("intron.{}").format(sql.Identifier("end"))
-    if selection.contains or selection.exact or selection.either == 1:
-        lower = sql.SQL("intron.start >= {}").format(start)
-    else:
-        lower = sql.SQL("intron.start >= {} - (SELECT max_length FROM chromosome_stats WHERE chromosome = {}) + 1"
-                        ).format(start, parameters.add(region.chromosome))
-    conditions = [lower, sql.SQL("intron.start <= {}").format(end), sql.SQL("{} >= {}").format(end_column, start)]
-    if selection.contains or selection.either == 2:
-        conditions.append(sql.SQL("{} <= {}").format(end_column, end))
-    if selection.exact:
-        conditions.append(sql.SQL("intron.start = {} AND {} = {}").format(start, end_column, end))
-    return sql.SQL("({})").format(sql.SQL(" AND ").join(conditions))
-
-
-def _filter_condition(rule: RangeFilter, query: Query, parameters: _Parameters) -> sql.Composable:
-    column = _source_column(rule.field, bool(query.sids))
-    if rule.field in ("left_annotated", "right_annotated"):
-        # Snaptron: 0 means "no annotation source", 1 "any source"; the column holds 0 or codes.
-        unannotated = (rule.value == 0) == (rule.operator == "=")
-        return sql.SQL("{} {} '0'").format(column, sql.SQL("=" if unannotated else "<>"))
-    return sql.SQL("{} {} {}").format(column, sql.SQL(rule.operator), parameters.add(rule.value))
-
-
-@functools.lru_cache(maxsize=256)
-def _select_list(fields: tuple[str, ...], projected: bool, as_json: bool, data_source: str) -> sql.Composable:
-    """The output columns (cached: composing them is most of the cost of building a statement)."""
-    columns: list[sql.Composable] = [sql.Placeholder(data_source)]
-    for field in fields:
-        column = _source_column(field, projected)
-        columns.append(sql.SQL("snaptron_decimal({})").format(column)
-                       if not as_json and field in DECIMAL_COLUMNS else column)
-    listed = sql.SQL(", ").join(columns)
-    return sql.SQL("json_build_array({})").format(listed) if as_json else listed
-
-
-@functools.lru_cache(maxsize=64)
-def _source_column(field: str, projected: bool) -> sql.Composable:
-    table = "projected" if projected and field in PROJECTED_COLUMNS else "intron"
-    return sql.SQL("{}.{}").format(sql.Identifier(table), sql.Identifier(field))
-
-
-def _any_of(conditions: Sequence[sql.Composable]) -> sql.Composable:
-    return conditions[0] if len(conditions) == 1 else sql.SQL("({})").format(sql.SQL(" OR ").join(conditions))
+def parse_legacy_samples(objects: Any, max_items: int) -> SamplesRequest:
+    """`/samples` legacy POST `fields=[{"ids": [...], "sample_fields": "0,1,11"}]`."""
+    entries = _query_objects(objects, max_items)
+    rail_ids: set[int] = set()
+    columns = None
+    for index, entry in enumerate(entries):
+        where = f"fields[{index}]."
+        grouped = _group(_object_pairs(entry, where), ("ids", "sample_fields"), where, max_items)
+        rail_ids.update(_sample_ids(grouped, where, max_items))
+        if "sample_fields" in grouped:
+            columns = tuple(_number(item, _SAMPLE_ID, where + "sample_fields", "a 0-based column number")
+                            for item in _items(grouped, "sample_fields", where, max_items))
+    if not rail_ids:
+        raise QueryError("fields[0].ids", "give the rail_ids to fetch")
+    return SamplesRequest("ids", tuple(sorted(rail_ids)), columns)
 
 
 # Parsing -------------------------------------------------------------------------------------------------------
 
-def _decode(text: str, parameter: str) -> str:
-    try:
-        return unquote(text, errors="strict")
-    except UnicodeDecodeError:
-        raise QueryError(parameter, "is not valid UTF-8 after percent-decoding") from None
-
-
 def _group(pairs: Iterable[tuple[str, str]], allowed: Sequence[str], where: str,
            max_items: int) -> dict[str, list[str]]:
-    """Parameter → its values; unknown names and repeated single-valued ones are errors."""
+    """Parameter → its values: list parameters accumulate, others keep the last; unknown names are refused."""
     grouped: dict[str, list[str]] = {}
     for name, value in pairs:
         if name not in allowed:
             raise QueryError(where + _shown(name), f"unknown parameter; known here: {', '.join(allowed)}")
-        grouped.setdefault(name, []).append(value)
-        if name not in LIST_PARAMETERS and len(grouped[name]) > 1:
-            raise QueryError(where + name, "given more than once")
-        if len(grouped[name]) > max_items:
-            raise QueryError(where + name, f"given more than {max_items:,} times")
+        if name in LIST_PARAMETERS:
+            grouped.setdefault(name, []).append(value)
+            if len(grouped[name]) > max_items:
+                raise QueryError(where + name, f"given more than {max_items:,} times")
+        else:
+            grouped[name] = [value]
     return grouped
+
+
+def _refuse_unserved(grouped: Mapping[str, list[str]], where: str) -> None:
+    """Parameters Snaptron answers from sample metadata, which this server does not search yet."""
+    if "sfilter" in grouped:
+        raise QueryError(where + "sfilter", "searching sample metadata is not served here yet; "
+                                            "give the samples as sids=rail_id,…")
 
 
 def _selection(grouped: Mapping[str, list[str]], where: str, max_items: int) -> Selection:
     regions = tuple(_region(item, where + "regions") for item in _items(grouped, "regions", where, max_items))
-    filters = tuple(_range_filter(item, where + "rfilter")
-                    for value in grouped.get("rfilter", ()) for item in _split(value))
-    if len(filters) > max_items:
-        raise QueryError(where + "rfilter", f"{len(filters):,} filters; at most {max_items:,}")
+    filters, ids = [], [_number(item, _ID, where + "ids", "a snaptron_id")
+                        for item in _items(grouped, "ids", where, max_items) + _items(grouped, "id", where, max_items)]
+    for value in grouped.get("rfilter", ()):
+        for item in _split(value):
+            if item.startswith("snaptron_id:"):
+                ids += [_number(part, _ID, where + "rfilter", "a snaptron_id")
+                        for part in item[len("snaptron_id:"):].split("-")]
+            else:
+                filters.append(_range_filter(item, where + "rfilter"))
+    for name, items in (("rfilter", filters), ("ids", ids)):
+        if len(items) > max_items:
+            raise QueryError(where + name, f"{len(items):,} items; at most {max_items:,} per request")
     return Selection(
         regions=regions,
         contains=_choice(grouped, "contains", ("0", "1"), where) == "1",
         exact=_choice(grouped, "exact", ("0", "1"), where) == "1",
         either=int(_choice(grouped, "either", ("0", "1", "2"), where) or 0),
-        filters=filters,
-        ids=tuple(dict.fromkeys(_number(item, _ID, where + "ids", "a snaptron_id")
-                                for item in _items(grouped, "ids", where, max_items))),
+        filters=tuple(filters),
+        ids=tuple(dict.fromkeys(ids)),
     )
 
 
-def _output(grouped: Mapping[str, list[str]], selections: tuple[Selection, ...], max_items: int) -> Query:
-    sids = tuple(dict.fromkeys(_number(item, _SAMPLE_ID, "sids", "a sample id (rail_id)")
-                               for item in _items(grouped, "sids", "", max_items)))
-    fields, count_only = COLUMNS, False
+def _output(grouped: Mapping[str, list[str]], selections: tuple[Selection, ...], where: str,
+            max_items: int) -> Query:
+    sids = _sample_ids(grouped, where, max_items, "sids")
+    fields, count_only = COLUMNS, "result_count" in grouped
     if "fields" in grouped:
         names = _split(grouped["fields"][0]) or [""]
-        count_only = names == ["rc"]
-        if not count_only:
-            fields = tuple(_field(name, names) for name in names)
-    limit = grouped.get("limit", [None])[0]
+        if names == ["rc"]:
+            count_only = True
+        else:
+            fields = tuple(_field(name, names, where) for name in names)
+    limit = _last(grouped, "limit")
     if limit is not None:
         if not re.fullmatch(r"\d{1,9}", limit) or int(limit) < 1:
-            raise QueryError("limit", f"{_shown(limit)} is not a whole number of rows from 1 to 999,999,999")
+            raise QueryError(where + "limit", f"{_shown(limit)} is not a whole number of rows from 1 to 999,999,999")
         limit = int(limit)
+    for name in ("label", "group"):
+        value = _last(grouped, name)
+        if value is not None and not _LABEL.fullmatch(value):
+            raise QueryError(where + name, f"{_shown(value)}: a label is letters, digits and _ - : ; . only")
+    for name, allowed in (("calc_axis", ("0", "1", "sum", "mean")), ("calc_op", ("0", "1", "sum", "mean"))):
+        _choice(grouped, name, allowed, where)
+    score_by = _last(grouped, "score_by") or "samples_count"
+    if score_by not in COLUMNS:
+        raise QueryError(where + "score_by", f"unknown column {_shown(score_by)}; one of {', '.join(COLUMNS)}")
+    coordinate = _last(grouped, "coordinate_string")
     return Query(selections, sids, fields, count_only,
-                 header=_choice(grouped, "header", ("0", "1"), "") != "0", limit=limit,
-                 format=_choice(grouped, "format", FORMATS, "") or "tsv")
+                 header=_choice(grouped, "header", ("0", "1"), where) != "0", limit=limit,
+                 format=_choice(grouped, "format", FORMATS, where) or "tsv",
+                 return_format=int(_choice(grouped, "return_format", RETURN_FORMATS, where) or 0),
+                 score_by=score_by,
+                 coordinate=_region(coordinate, where + "coordinate_string") if coordinate is not None else None,
+                 group=_last(grouped, "group"))
+
+
+def _sample_ids(grouped: Mapping[str, list[str]], where: str, max_items: int, name: str = "ids") -> tuple[int, ...]:
+    items = _items(grouped, name, where, max_items) + (_items(grouped, "id", where, max_items) if name == "ids" else [])
+    if items and not items[0].isdigit():
+        raise QueryError(where + name, f"{_shown(items[0])}: sample group names need the compilation's "
+                                       "samples.groups.tsv, which this server does not serve yet; give rail_ids")
+    return tuple(dict.fromkeys(_number(item, _SAMPLE_ID, where + name, "a sample id (rail_id)") for item in items))
+
+
+def _object_selections(objects: Any, name: str, max_items: int, require_region: bool) -> tuple[Selection, ...]:
+    """Each query object of a POST → its Selection; errors name `<name>[index].<key>`."""
+    selections = []
+    for index, entry in enumerate(_query_objects(objects, max_items)):
+        where = f"{name}[{index}]."
+        grouped = _group(_object_pairs(entry, where), SELECTION_PARAMETERS, where, max_items)
+        _refuse_unserved(grouped, where)
+        selection = _selection(grouped, where, max_items)
+        if not (selection.regions or selection.ids or (selection.filters and not require_region)):
+            raise QueryError(f"{name}[{index}]", "give regions (intervals) or ids"
+                                                 + ("" if require_region else ", or a range filter"))
+        selections.append(selection)
+    return tuple(selections)
+
+
+def _query_objects(objects: Any, max_items: int) -> list:
+    if not isinstance(objects, list) or not objects:
+        raise QueryError("queries", "expected a non-empty JSON list of query objects")
+    if len(objects) > max_items:
+        raise QueryError("queries", f"{len(objects):,} queries; at most {max_items:,} per request")
+    return objects
 
 
 def _object_pairs(entry: Any, where: str) -> list[tuple[str, str]]:
@@ -394,10 +383,10 @@ def _object_pairs(entry: Any, where: str) -> list[tuple[str, str]]:
         raise QueryError(where.rstrip("."), "expected a JSON object")
     pairs = []
     for key, value in entry.items():
-        name = "regions" if key == "intervals" else key
+        name = LEGACY_ALIASES.get(key, key)
         values = value if isinstance(value, list) else [value]
         for item in values:
-            if name in LEGACY_RANGE_KEYS and isinstance(item, dict) and set(item) == {"op", "val"}:
+            if name in LEGACY_FILTER_KEYS and isinstance(item, dict) and set(item) == {"op", "val"}:
                 pairs.append(("rfilter", f"{name}{item['op']}{item['val']}"))
             elif isinstance(item, bool):
                 pairs.append((name, "1" if item else "0"))
@@ -419,10 +408,16 @@ def _split(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _last(grouped: Mapping[str, list[str]], name: str) -> str | None:
+    return grouped.get(name, [None])[-1]
+
+
 def _region(text: str, parameter: str) -> Region:
     match = _REGION.fullmatch(text)
     if match is None:
-        hint = "; gene symbols need an annotation table and are not supported" if ":" not in text else ""
+        hint = ("; gene names are not served here yet: give coordinates" if ":" not in text
+                else "; commas separate regions, so write numbers without them (chr1:1000000-1100000)"
+                if re.fullmatch(r"[^:]+:\d{1,3}", text) else "")
         raise QueryError(parameter, f"{_shown(text)} is not chrN:start-end{hint}")
     chromosome, start, end = match.group(1), int(match.group(2)), int(match.group(3))
     if end > MAX_COORDINATE:
@@ -438,7 +433,8 @@ def _range_filter(text: str, parameter: str) -> RangeFilter:
         raise QueryError(parameter, f"{_shown(text)} is not field<op>value with op one of {' '.join(OPERATORS)}")
     field, operator, value = match.groups()
     if field not in FILTER_FIELDS:
-        raise QueryError(parameter, f"unknown field {_shown(field)}; filterable: {', '.join(FILTER_FIELDS)}")
+        raise QueryError(parameter, f"unknown field {_shown(field)}; filterable: {', '.join(FILTER_FIELDS)}, "
+                                    "snaptron_id:id-id-…")
     kind = NUMERIC_FIELDS.get(field)
     if kind is None:
         if operator not in (":", "!:"):
@@ -466,16 +462,17 @@ def _number(text: str, pattern: re.Pattern, parameter: str, meaning: str) -> int
     return int(text)
 
 
-def _field(name: str, names: list[str]) -> str:
+def _field(name: str, names: list[str], where: str) -> str:
     if name not in COLUMNS:
-        raise QueryError("fields", f"unknown field {_shown(name)}; known: rc (count only) or {', '.join(COLUMNS)}")
+        raise QueryError(where + "fields", f"unknown field {_shown(name)}; known: rc (count only) or "
+                                           f"{', '.join(COLUMNS)}")
     if names.count(name) > 1:
-        raise QueryError("fields", f"{name} is listed twice")
+        raise QueryError(where + "fields", f"{name} is listed twice")
     return name
 
 
 def _choice(grouped: Mapping[str, list[str]], name: str, allowed: Sequence[str], where: str) -> str | None:
-    value = grouped.get(name, [None])[0]
+    value = _last(grouped, name)
     if value is not None and value not in allowed:
         raise QueryError(where + name, f"{_shown(value)} is not one of {', '.join(allowed)}")
     return value

@@ -27,7 +27,6 @@ import operator
 import random
 import shutil
 from bisect import bisect_left, bisect_right
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
@@ -46,8 +45,8 @@ from tests.conftest import scratch_directory
 
 SCALE = 0.2
 COMPILATION = "gtex"
-INTEGER_COLUMNS = {"snaptron_id", "start", "end", "length", "annotated", "samples_count", "coverage_sum",
-                   "source_dataset_id"}
+DATA_SOURCE = "GTEx:I"   # Snaptron's own spelling of gtex's rows
+INTEGER_COLUMNS = {"snaptron_id", "start", "end", "length", "samples_count", "coverage_sum", "source_dataset_id"}
 FLOAT_COLUMNS = {"coverage_avg", "coverage_median"}
 COMPARISONS = {"=": operator.eq, "<>": operator.ne, ">=": operator.ge, "<=": operator.le,
                ">": operator.gt, "<": operator.lt}
@@ -74,7 +73,7 @@ class Reference:
         self.starts = {name: [junction.key[1] for junction in rows] for name, rows in self.by_chromosome.items()}
         self.longest = {name: max(int(j.fields["length"]) for j in rows) for name, rows in self.by_chromosome.items()}
 
-    def lines(self, query: Query, data_source: str = f"{COMPILATION}:I") -> list[str]:
+    def lines(self, query: Query, data_source: str = DATA_SOURCE) -> list[str]:
         """The TSV lines (no header, no newline) the API must answer, in order."""
         lines = []
         for junction in self._candidates(query):
@@ -120,10 +119,15 @@ def _project(values: dict[str, str], wanted: set[int]) -> dict[str, str] | None:
     counts = sorted(int(item.split(":")[1]) for item in kept)
     middle = len(counts) // 2
     median = counts[middle] if len(counts) % 2 else (counts[middle - 1] + counts[middle]) / 2
-    average = (Decimal(sum(counts)) / Decimal(len(counts))).quantize(Decimal("0.001"), ROUND_HALF_UP)
     return {**values, "samples": "," + ",".join(kept), "samples_count": str(len(kept)),
-            "coverage_sum": str(sum(counts)), "coverage_avg": repr(float(average)),
-            "coverage_median": repr(float(median))}
+            "coverage_sum": str(sum(counts)), "coverage_avg": _python2_str(sum(counts) / len(counts)),
+            "coverage_median": _python2_str(median)}
+
+
+def _python2_str(value: float) -> str:
+    """Python 2's str() of a float: how Snaptron prints the statistics a projection recomputes."""
+    text = "%.12g" % value
+    return text if "." in text or "e" in text else text + ".0"
 
 
 def _placed(junction: Junction, selection: Selection) -> bool:

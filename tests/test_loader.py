@@ -104,7 +104,7 @@ def test_after_a_load_the_metadata_statistics_and_visibility_map_are_current(emp
     assert merged == {chromosome: (50, 100 + 49 + 1) for chromosome in CHROMOSOME_SAMPLE}
     shard = empty_shards.plan().shard_for("chr1")
     meta = query_all_shards(empty_shards, "SELECT key, value FROM shard_metadata")[shard]
-    assert dict(meta)["compilation"] == empty_shards.compilation and dict(meta)["schema_version"] == "1"
+    assert dict(meta)["compilation"] == empty_shards.compilation and dict(meta)["schema_version"] == "2"
     history = query_all_shards(empty_shards, "SELECT source, rows_loaded FROM load_history")[shard]
     on_shard = 50 * sum(empty_shards.plan().shard_for(chromosome) == shard for chromosome in CHROMOSOME_SAMPLE)
     assert history == [(str(tmp_path / "j.gz"), on_shard)]
@@ -178,6 +178,11 @@ def test_samples_tsv_is_loaded_into_every_shard_and_bad_lines_rejected(empty_sha
     assert all(rows == [(0, "0\tGTEX-1\tLung"), (1, "1\tGTEX-2\tBrain\\Cortex")] for rows in stored.values())
     header = query_all_shards(empty_shards, "SELECT value FROM shard_metadata WHERE key = 'samples_header'")
     assert all(rows == [("rail_id\tsample_id\tsmts",)] for rows in header.values())
+    fields = query_all_shards(empty_shards, "SELECT name, type FROM sample_field ORDER BY position")
+    assert all(rows == [("rail_id", "i"), ("sample_id", "t"), ("smts", "t")] for rows in fields.values())
+    loaded_at = query_all_shards(empty_shards, "SELECT value FROM shard_metadata WHERE key = 'samples_loaded_at'")
+    assert len({rows[0][0] for rows in loaded_at.values()}) == 1
+    assert abs(float(loaded_at["shard-0"][0][0]) - time.time()) < 60
     rejected = (tmp_path / "samples.tsv.rejects.tsv").read_text().splitlines()[1:]
     assert [row.split("\t")[0] for row in rejected] == ["4", "5"]
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from psycopg2 import sql
 
 from snapthunder import query as q
+from snapthunder import statements
 from snapthunder.junctions import COLUMNS
 from snapthunder.plan import plan_shards
 from snapthunder.query import QueryError, RangeFilter, Region
@@ -17,11 +20,45 @@ def parse(text: str) -> q.Query:
     return q.parse(q.split_query_string(text), MAX_ITEMS)
 
 
-def test_query_strings_decode_as_snaptron_does_a_plus_stays_a_plus():
-    assert q.split_query_string(b"rfilter=strand:+&regions=chr1%3A1-2&&flag") == [
-        ("rfilter", "strand:+"), ("regions", "chr1:1-2"), ("flag", "")]
-    with pytest.raises(QueryError, match="^regions: is not valid UTF-8"):
+def test_query_strings_decode_as_snaptron_does_once_as_a_whole_quotes_gone_a_plus_stays_a_plus():
+    assert q.split_query_string(b"rfilter=strand:+&regions=chr1%3A1-2&&fields='start'") == [
+        ("rfilter", "strand:+"), ("regions", "chr1:1-2"), ("fields", "start")]
+    # httpx encodes < > : and the whole string is decoded before it is split, as Snaptron does.
+    assert q.split_query_string("rfilter=samples_count%3E%3A5%26rfilter%3Dstrand%3A-") == [
+        ("rfilter", "samples_count>:5"), ("rfilter", "strand:-")]
+    with pytest.raises(QueryError, match="^query string: is not valid UTF-8"):
         q.split_query_string("regions=%ff")
+    with pytest.raises(QueryError, match="^'flag': has no value"):
+        q.split_query_string("regions=chr1:1-2&flag")
+    with pytest.raises(QueryError, match="^rfilter: 'samples_count>=5' contains '='"):
+        q.split_query_string("rfilter=samples_count>=5")
+
+
+def test_list_parameters_accumulate_and_the_others_keep_the_last_value():
+    query = parse("regions=chr1:1-9&header=0&header=1&ids=4&id=5&rfilter=length>:3&rfilter=strand:+")
+    assert query.header and query.selections[0].ids == (4, 5) and len(query.selections[0].filters) == 2
+
+
+def test_snaptrons_other_parameters_are_accepted_with_their_meaning():
+    assert parse("regions=chr1:1-9&result_count=0").count_only
+    query = parse("regions=chr1:1-9&return_format=1&score_by=coverage_sum&label=x.1&calc=1&calc_op=sum")
+    assert (query.return_format, query.score_by) == (1, "coverage_sum")
+    query = parse("ids=5,6&return_format=2&coordinate_string=chr2:10-20")
+    assert query.coordinate == Region("chr2", 10, 20)
+    grouped = parse("group=r1&regions=chr1:1-9")
+    assert grouped.group == "r1" and grouped.output_columns[0] == "Group"
+    assert parse("rfilter=snaptron_id:5-7-9").selections[0].ids == (5, 7, 9)
+
+
+def test_a_bulk_groups_post_is_base64_of_queries_each_with_its_label():
+    import base64
+    text = "group=r1&regions=chr1:5-9&sids=0,1|||regions=chr2:1-2|||group=b_2&ids=7"
+    queries = q.parse_groups(base64.b64encode(text.encode()).decode(), MAX_ITEMS)
+    assert [query.group for query in queries] == ["r1", "r1", "b_2"]
+    assert queries[0].sids == (0, 1) and queries[2].selections[0].ids == (7,)
+    for bad, parameter in (("regions=chr1:1-2", "groups[0].group"), ("group=a b&regions=chr1:1-2", "groups[0].group")):
+        with pytest.raises(QueryError, match=rf"^{re.escape(parameter)}: "):
+            q.parse_groups(base64.b64encode(bad.encode()).decode(), MAX_ITEMS)
 
 
 def test_regions_are_or_ed_from_commas_and_repeats_and_contigs_are_names_like_any_other():
@@ -51,6 +88,7 @@ def test_modifiers_and_output_options_are_read():
     ("strand:+", RangeFilter("strand", "=", "+")),
     ("strand!:?", RangeFilter("strand", "<>", "?")),
     ("annotated:1", RangeFilter("annotated", "=", 1)),
+    ("annotated!:0", RangeFilter("annotated", "<>", 0)),
     ("left_annotated!:0", RangeFilter("left_annotated", "<>", 0)),
     ("right_annotated:1", RangeFilter("right_annotated", "=", 1)),
 ])
@@ -64,7 +102,8 @@ def test_filters_are_and_ed_from_commas_and_repeats():
 
 
 @pytest.mark.parametrize("text, parameter, problem", [
-    ("regions=BRCA1", "regions", "gene symbols"),
+    ("regions=BRCA1", "regions", "gene names are not served here yet"),
+    ("regions=chr1:1,000,000-1,100,000", "regions", "commas separate regions"),
     ("regions=chr1:20-10", "regions", "start is after end"),
     ("regions=chr1:1-99999999999", "regions", "not chrN:start-end"),
     ("regions=chr1:1-3000000000", "regions", "coordinates go up to"),
@@ -73,7 +112,6 @@ def test_filters_are_and_ed_from_commas_and_repeats():
     ("regions=chr1:1-2&contains=yes", "contains", "not one of 0, 1"),
     ("regions=chr1:1-2&exact=2", "exact", "not one of 0, 1"),
     ("regions=chr1:1-2&either=3", "either", "not one of 0, 1, 2"),
-    ("rfilter=samples_count>=5", "rfilter", "is not a whole number"),
     ("rfilter=samples_count", "rfilter", "is not field<op>value"),
     ("rfilter=depth>:5", "rfilter", "unknown field 'depth'"),
     ("rfilter=length>:1.5", "rfilter", "whole number for length"),
@@ -82,7 +120,18 @@ def test_filters_are_and_ed_from_commas_and_repeats():
     ("rfilter=strand>:+", "rfilter", "strand takes only : or !:"),
     ("rfilter=strand:x", "rfilter", "compared with one of + - ?"),
     ("rfilter=annotated:aC19", "rfilter", "compared with one of 0 1"),
-    ("regions=chr1:1-2&sids=SRP012682", "sids", "not a sample id"),
+    ("regions=chr1:1-2&sids=SRP012682", "sids", "sample group names"),
+    ("regions=chr1:1-2&sids=5,SRP012682", "sids", "not a sample id"),
+    ("regions=chr1:1-2&sfilter=SMTS:Brain", "sfilter", "not served here yet"),
+    ("regions=chr1:1-2&return_format=4", "return_format", "not one of 0, 1, 2"),
+    ("rfilter=length>:5&return_format=1", "return_format", "give regions="),
+    ("ids=5&return_format=2", "return_format", "coordinate_string"),
+    ("regions=chr1:1-2&return_format=1&fields=rc", "return_format", "drop fields=rc"),
+    ("regions=chr1:1-2&score_by=depth", "score_by", "unknown column"),
+    ("ids=5&coordinate_string=chr1", "coordinate_string", "not chrN:start-end"),
+    ("regions=chr1:1-2&label=a%20b", "label", "a label is"),
+    ("regions=chr1:1-2&calc_op=max", "calc_op", "not one of"),
+    ("rfilter=snaptron_id:5-x", "rfilter", "not a snaptron_id"),
     ("ids=1,x", "ids", "not a snaptron_id"),
     ("regions=chr1:1-2&fields=start,nope", "fields", "unknown field 'nope'"),
     ("regions=chr1:1-2&fields=start,start", "fields", "listed twice"),
@@ -92,8 +141,7 @@ def test_filters_are_and_ed_from_commas_and_repeats():
     ("regions=chr1:1-2&limit=0", "limit", "not a whole number of rows"),
     ("regions=chr1:1-2&limit=-3", "limit", "not a whole number of rows"),
     ("regions=chr1:1-2&format=xml", "format", "not one of tsv, json"),
-    ("regions=chr1:1-2&group=x", "'group'", "unknown parameter"),
-    ("regions=chr1:1-2&header=0&header=1", "header", "given more than once"),
+    ("regions=chr1:1-2&within=1", "'within'", "unknown parameter"),
     ("contains=1", "regions", "give regions="),
     ("regions=" + ",".join(f"chr1:{n}-{n}" for n in range(1, MAX_ITEMS + 2)), "regions", "at most 50"),
     ("rfilter=" + ",".join(["length>:1"] * (MAX_ITEMS + 1)), "rfilter", "at most 50"),
@@ -108,13 +156,13 @@ def test_every_refusal_names_its_parameter(text, parameter, problem):
 
 def test_a_filter_only_query_is_genome_wide_and_asks_every_shard():
     plan = plan_shards(4)
-    assert q.shards_to_ask(parse("rfilter=coverage_sum>:10"), plan) == {name: None for name in plan.shards}
-    assert q.shards_to_ask(parse("ids=1,2"), plan) == {name: None for name in plan.shards}
+    assert statements.shards_to_ask(parse("rfilter=coverage_sum>:10"), plan) == {name: None for name in plan.shards}
+    assert statements.shards_to_ask(parse("ids=1,2"), plan) == {name: None for name in plan.shards}
 
 
 def test_regions_ask_only_the_shards_holding_them_contigs_with_their_parent():
     plan = plan_shards(4)
-    asked = q.shards_to_ask(parse("regions=chr2:1-5,chr1:1-5,chr1_KI270706v1_random:1-9,chrUn_GL000220v1:1-9"), plan)
+    asked = statements.shards_to_ask(parse("regions=chr2:1-5,chr1:1-5,chr1_KI270706v1_random:1-9,chrUn_GL000220v1:1-9"), plan)
     expected: dict[str, set[str]] = {}
     for name in ("chr1", "chr1_KI270706v1_random", "chr2", "chrUn_GL000220v1"):
         expected.setdefault(plan.shard_for(name), set()).add(name)
@@ -142,6 +190,7 @@ def test_bulk_objects_take_get_names_or_snaptrons_legacy_keys_and_are_or_ed():
     ([{"contains": "1"}], "", "queries[0]"),
     ([{"regions": "chr1:2-1"}], "", "queries[0].regions"),
     ([{"regions": "chr1:1-2"}], "regions=chr1:1-2", "'regions'"),
+    ([{"regions": "chr1:1-2", "sfilter": "SMTS:Brain"}], "", "queries[0].sfilter"),
     ([{"regions": "chr1:1-2"}] * (MAX_ITEMS + 1), "", "queries"),
 ])
 def test_bulk_refusals_name_the_query_and_its_key(objects, pairs, parameter):
@@ -150,19 +199,24 @@ def test_bulk_refusals_name_the_query_and_its_key(objects, pairs, parameter):
     assert str(refused.value).startswith(f"{parameter}: ")
 
 
-def test_samples_take_ids_or_all_but_not_both_nor_neither():
-    assert q.parse_samples(q.split_query_string("ids=5,2,5"), MAX_ITEMS) == (5, 2)
-    assert q.parse_samples(q.split_query_string("all=1"), MAX_ITEMS) is None
-    for text in ("", "all=1&ids=3", "all=0"):
-        with pytest.raises(QueryError, match="^ids: give either"):
+def test_samples_take_ids_all_or_check_for_update_and_a_path_replaces_the_query_string():
+    assert q.parse_samples(q.split_query_string("ids=5,2,5"), MAX_ITEMS) == q.SamplesRequest("ids", (2, 5))
+    assert q.parse_samples(q.split_query_string("all=1"), MAX_ITEMS).kind == "all"
+    assert q.parse_samples(q.split_query_string("check_for_update=1"), MAX_ITEMS).kind == "update"
+    assert q.parse_samples([("ids", "4")], MAX_ITEMS).rail_ids == (4,)
+    for text, parameter in (("", "ids"), ("all=0", "ids"), ("regions=chr1:1-2", "regions"),
+                            ("rfilter=length>:4", "rfilter")):
+        with pytest.raises(QueryError, match=f"^{parameter}: "):
             q.parse_samples(q.split_query_string(text), MAX_ITEMS)
+    legacy = q.parse_legacy_samples([{"ids": ["9", "5"], "sample_fields": "0,1,11"}], MAX_ITEMS)
+    assert legacy == q.SamplesRequest("ids", (5, 9), (0, 1, 11))
 
 
 def test_values_reach_the_sql_only_as_parameters():
     hostile = "chr1'; DROP TABLE intron; --"
     query = q.Query(selections=(q.Selection(regions=(Region(hostile, 1, 2),),
                                             filters=(RangeFilter("strand", "=", "'+"),)),), sids=(1,))
-    statement, parameters = q.select_statement(query, hostile, "gtex:I'--")
+    statement, parameters = statements.select_statement(query, hostile, "gtex:I'--")
     text = _render(statement)
     assert "DROP" not in text and "'--" not in text and "'+" not in text
     assert hostile in parameters.values() and "gtex:I'--" in parameters.values()
@@ -170,13 +224,17 @@ def test_values_reach_the_sql_only_as_parameters():
 
 
 def test_plain_overlap_is_bounded_by_the_longest_junction_and_modifiers_by_the_region():
-    overlap = _render(q.select_statement(parse("regions=chr1:5-9"), "chr1", "g:I")[0])
+    overlap = _render(statements.select_statement(parse("regions=chr1:5-9"), "chr1", "g:I")[0])
     assert "max_length FROM chromosome_stats" in overlap
-    contained = _render(q.select_statement(parse("regions=chr1:5-9&contains=1"), "chr1", "g:I")[0])
+    contained = _render(statements.select_statement(parse("regions=chr1:5-9&contains=1"), "chr1", "g:I")[0])
     assert "max_length" not in contained and 'intron."end" <= ' in contained
-    json_rows = _render(q.select_statement(parse("regions=chr1:5-9&limit=3"), "chr1", "g:I", as_json=True,
-                                           row_limit=3)[0])
+    json_rows = _render(statements.select_statement(parse("regions=chr1:5-9&limit=3"), "chr1", "g:I", "json",
+                                                      row_limit=3)[0])
     assert json_rows.startswith("SELECT json_build_array(") and json_rows.endswith("LIMIT %(p5)s")
+    bed = _render(statements.select_statement(parse("regions=chr1:5-9&score_by=coverage_avg&sids=3"), "chr1", None,
+                                              "bed")[0])
+    assert bed.startswith("SELECT intron.chromosome, intron.start - 1, intron.\"end\", 'junc', "
+                          "python_float_text(\"projected\".\"coverage_avg\"), intron.strand")
 
 
 def _render(composed: sql.Composable) -> str:

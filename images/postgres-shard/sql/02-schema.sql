@@ -1,7 +1,14 @@
 -- The schema of a snapthunder shard: the single source of truth for it.
 -- Run by psql as the superuser after 01-roles.sql; objects are owned by the loader
 -- role so that a load can replace them. Column names and order are Snaptron's
--- junction format (see SNAPTRON.md); `end` is a keyword and always quoted.
+-- junction format (docs/API.md); `end` is a keyword and always quoted.
+--
+-- Every column prints back exactly as the file wrote it, so an unprojected row
+-- is the file's line byte for byte: `annotated` is text (0, 1, or, in older
+-- compilations, a list of annotation sources), and the coverage values are
+-- numeric, which keeps the file's own decimals (`7`, `7.0` and `4.622` all
+-- occur, even within one file). The loader accepts integers only in canonical
+-- form (no leading zeros), which is how they print.
 
 SET ROLE :"loader_role";
 
@@ -10,7 +17,7 @@ CREATE TABLE shard_metadata (
     key   text PRIMARY KEY,
     value text NOT NULL
 );
-INSERT INTO shard_metadata (key, value) VALUES ('schema_version', '1');
+INSERT INTO shard_metadata (key, value) VALUES ('schema_version', '2');
 
 -- Per chromosome held: rows and the longest junction. Overlap queries use
 -- max_length to bound their index scan: end >= a implies start >= a - max_length + 1.
@@ -29,10 +36,19 @@ CREATE TABLE load_history (
 );
 
 -- The compilation's samples.tsv: rail_id and the raw line (metadata columns vary
--- by compilation; the header line is in shard_metadata under 'samples_header').
+-- by compilation; the header line is in shard_metadata under 'samples_header',
+-- the load's time under 'samples_loaded_at', which /samples?check_for_update=1 prints).
 CREATE TABLE sample (
     rail_id integer PRIMARY KEY,
     line    text    NOT NULL
+);
+
+-- samples.tsv's columns in header order with Snaptron's type letter (t text,
+-- i integer, f float): what GET /snaptron/registry lists for the compilation.
+CREATE TABLE sample_field (
+    position integer PRIMARY KEY,
+    name     text    NOT NULL,
+    type     text    NOT NULL CHECK (type IN ('t', 'i', 'f', 'n'))
 );
 
 CREATE TABLE intron (
@@ -42,7 +58,7 @@ CREATE TABLE intron (
     "end"             integer          NOT NULL,
     length            integer          NOT NULL,
     strand            text             NOT NULL,
-    annotated         smallint         NOT NULL,
+    annotated         text             NOT NULL,
     left_motif        text             NOT NULL,
     right_motif       text             NOT NULL,
     left_annotated    text             NOT NULL,
@@ -50,8 +66,8 @@ CREATE TABLE intron (
     samples           text             NOT NULL,
     samples_count     integer          NOT NULL,
     coverage_sum      bigint           NOT NULL,
-    coverage_avg      double precision NOT NULL,
-    coverage_median   double precision NOT NULL,
+    coverage_avg      numeric          NOT NULL,
+    coverage_median   numeric          NOT NULL,
     source_dataset_id integer          NOT NULL
 );
 

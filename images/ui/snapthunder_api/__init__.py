@@ -7,13 +7,17 @@ settings.py: defaults, then `SNAPTHUNDER_*` environment variables, then
 config). Nothing connects here: see shards.Deployment.
 
 Blueprints: snaptron (GET /<compilation>/snaptron), bulk (POST of the same),
-samples (GET /<compilation>/samples), health (/healthz, /readyz), page (GET /).
-Every error, from any of them, leaves through `error_response` (errors.py).
+samples (/<compilation>/samples), registry (/snaptron/registry), health
+(/healthz, /readyz), page (GET /). Every error, from any of them, leaves
+through `error_response` (errors.py). Paths are taken with repeated slashes
+collapsed (`//snaptron/registry`, `/gtex//snaptron`), as Snaptron's Apache
+and CherryPy do: snapcount and UCSC links send them.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any, Mapping
 
@@ -44,9 +48,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[EXTENSION] = Deployment(values)
     _configure_logging()
 
-    from snapthunder_api import bulk, health, page, samples, snaptron
-    for module in (snaptron, bulk, samples, health, page):
+    from snapthunder_api import bulk, health, page, registry, samples, snaptron
+    for module in (snaptron, bulk, samples, registry, health, page):
         app.register_blueprint(module.blueprint)
+    app.wsgi_app = _CollapseSlashes(app.wsgi_app)
 
     app.before_request(_start_log)
     app.after_request(_finish_log)
@@ -55,6 +60,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_error_handler(HTTPException, lambda error: _api_error(ApiError(error.code or 500, error.description)))
     app.register_error_handler(Exception, _unexpected)
     return app
+
+
+class _CollapseSlashes:
+    """WSGI middleware: `//a///b` is served as `/a/b`."""
+
+    def __init__(self, application) -> None:
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if "//" in path:
+            environ["PATH_INFO"] = re.sub("/{2,}", "/", path)
+        return self.application(environ, start_response)
 
 
 def _start_log() -> None:

@@ -1,37 +1,49 @@
-"""Turning a checked query into a streamed answer: TSV or JSON, bounded, honest about its end.
+"""Turning checked queries into a streamed answer: TSV or JSON, bounded, honest about its end.
 
 The rows are the shards' COPY bytes, passed through untouched except for
-cutting at the limit or a cap. How an answer ends tells the client whether
-it is complete:
+cutting at the limit or a cap. An answer is one or more *parts* run one after
+another (a GET is one part; a bulk `groups=` POST or a legacy JSON POST is
+one part per query, in order; BED is one part per region), each streamed as
+it runs. How an answer ends tells the client whether it is complete:
 
 * complete: TSV ends after the last row; JSON's trailer says
   `"truncated": false, "error": null`.
-* cut at a cap (`row_cap`, `byte_cap`): TSV's last line is
-  `#TRUNCATED <reason>`; JSON says `"truncated": true` and the reason.
+* cut at a cap (`row_cap`, `byte_cap`, counted over the whole answer): TSV's
+  last line is `#TRUNCATED <reason>`; JSON says `"truncated": true` and the reason.
 * failed after rows were sent (shard lost, timeout): TSV's last line is
   `#ERROR <status> <message>`; JSON's `error` member holds it.
 
 `limit=` is not a cap: an answer cut at the requested limit is complete.
+The first part's shards are asked before the status line goes out, so a
+shard that is down, or a statement that fails at once, is a real 503/504/500.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-from typing import Iterator
+from typing import Callable, Iterator
 
 from flask import Response, current_app, request
 
-from snapthunder import query as query_language
-from snapthunder.query import Query
+from snapthunder import statements, wire
+from snapthunder.query import Query, split_query_string
 
 from snapthunder_api.access_log import RequestLog
 from snapthunder_api.copy_stream import CopyTextDecoder, Failure, ShardReader, Streams
 from snapthunder_api.errors import ApiError, marker_line
 from snapthunder_api.shards import Deployment
 
-TSV = "text/plain; charset=utf-8"
-JSON = "application/json"
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """One query of an answer: its rows' first column (`leading`), row form, and lines to print before them."""
+
+    query: Query
+    leading: str | None
+    form: str = "tsv"
+    preamble: bytes = b""
 
 
 def serving(compilation: str) -> Deployment:
@@ -43,74 +55,87 @@ def serving(compilation: str) -> Deployment:
     return deployment
 
 
-def request_parameters(deployment: Deployment) -> list[tuple[str, str]]:
-    """The query string's (name, value) pairs, Snaptron-decoded, refused when oversize."""
+def request_parameters(deployment: Deployment, path_ids: str | None = None) -> list[tuple[str, str]]:
+    """The request's (name, value) pairs, Snaptron-decoded, refused when oversize.
+
+    A path after the endpoint (`/gtex/snaptron/5,6`) replaces the whole query
+    string by `ids=<path>`, as Snaptron does.
+    """
+    if path_ids is not None and path_ids.strip("/"):
+        return [("ids", path_ids.strip("/"))]
     raw, most = request.query_string, deployment.settings["max_request_bytes"]
     if len(raw) > most:
-        raise ApiError(400, f"query string: {len(raw):,} bytes; at most {most:,}", "query string")
-    return query_language.split_query_string(raw)
+        raise ApiError(400, f"query string: {len(raw):,} bytes; at most {most:,} (send long queries as a POST)",
+                       "query string")
+    return split_query_string(raw)
+
+
+def leading_column(deployment: Deployment, query: Query) -> str:
+    """A row's first column: the group label in group mode, else `GTEx:I`."""
+    return query.group if query.group is not None else wire.data_source(deployment.endpoints().compilation, "I")
 
 
 def junctions(deployment: Deployment, query: Query, log: RequestLog) -> Response:
-    """The rows of `query` from every shard that holds some, merged in (chromosome, start, end) order."""
-    settings = deployment.settings
-    data_source = f"{deployment.endpoints().compilation}:I"
-    row_limit = min(query.limit or math.inf, settings["row_cap"] + 1)
-
-    def statements_for(chromosomes):
-        def make(cursor):
-            names = chromosomes
-            if names is None:
-                cursor.execute(query_language.HELD_CHROMOSOMES)
-                names = [name for (name,) in cursor.fetchall()]
-            made = []
-            for chromosome in names:
-                if query.count_only:
-                    select, parameters = query_language.count_statement(query, chromosome)
-                else:
-                    select, parameters = query_language.select_statement(
-                        query, chromosome, data_source, query.format == "json", row_limit)
-                made.append((chromosome, cursor.mogrify(query_language.copy_statement(select), parameters)))
-            return made
-        return make
-
-    plan = query_language.shards_to_ask(query, deployment.endpoints().plan())
-    log.shards = sorted(plan)
-    streams = open_streams(deployment, {name: statements_for(chromosomes) for name, chromosomes in plan.items()})
+    """One query's rows from every shard that holds some, merged in (chromosome, start, end) order."""
     if query.count_only:
-        return _count(streams, query, log)
-    feed = RowFeed(streams, query.limit, settings["row_cap"], settings["byte_cap"], log)
+        return _count_answer(_count(deployment, query, log), log, query)
+    part = Part(query, leading_column(deployment, query), "json" if query.format == "json" else "tsv")
     if query.format == "json":
-        return _streamed(_json_body(feed, query), JSON, streams)
-    header = "\t".join(query.output_columns).encode() + b"\n" if query.header else b""
-    return _streamed(_tsv_body(feed, header), TSV, streams)
+        streams = _open(deployment, part, log)
+        feed = RowFeed(streams, query.limit, deployment.settings, log)
+        return _streamed(_json_body(feed, query), wire.JSON_CONTENT_TYPE, lambda: streams.close())
+    header = "\t".join(query.output_columns) + "\n" if query.header else ""
+    return in_order(deployment, [part], header.encode(), log)
 
 
-def samples(deployment: Deployment, rail_ids: tuple[int, ...] | None, log: RequestLog) -> Response:
-    """samples.tsv's header and the asked-for lines, from the first shard that answers (all hold them all)."""
-    select, parameters = query_language.samples_statement(rail_ids)
+def in_order(deployment: Deployment, parts: list[Part], header: bytes, log: RequestLog) -> Response:
+    """Every part's rows one after another, after `header`; the first part is asked before answering."""
+    opened: list[Streams | None] = [None]
+    first_count = None
+    if parts[0].query.count_only:
+        first_count = _count(deployment, parts[0].query, log)
+    else:
+        opened[0] = _open(deployment, parts[0], log)
 
-    def make(cursor):
-        return [("", cursor.mogrify(query_language.copy_statement(select), parameters))]
+    def body() -> Iterator[bytes]:
+        if header:
+            yield header
+        for index, part in enumerate(parts):
+            yield part.preamble
+            try:
+                if part.query.count_only:
+                    total = first_count if index == 0 else _count(deployment, part.query, log)
+                    yield f"{part.leading}\t{total}\n".encode()
+                    continue
+                streams = opened[0] if index == 0 else _open(deployment, part, log)
+            except ApiError as error:
+                log.outcome = "error"
+                yield marker_line(error).encode()
+                return
+            opened[0] = streams
+            feed = RowFeed(streams, part.query.limit, deployment.settings, log)
+            yield from feed
+            if feed.ending():
+                yield feed.ending()
+                return
+        log.outcome = "complete"
 
-    failure = None
-    for name in sorted(deployment.endpoints().shards):
-        try:
-            streams = open_streams(deployment, {name: make})
-        except ApiError as error:
-            failure = error
-            continue
-        log.shards = [name]
-        feed = RowFeed(streams, None, deployment.settings["row_cap"], deployment.settings["byte_cap"], log)
-        return _streamed(_tsv_body(feed, b""), TSV, streams)
-    raise failure
+    return _streamed(body(), wire.TSV_CONTENT_TYPE, lambda: opened[0] and opened[0].close())
 
 
-def _streamed(body: Iterator[bytes], mimetype: str, streams: Streams) -> Response:
-    """A streamed response whose readers stop when the server closes it, even if its body never ran (HEAD)."""
-    response = Response(body, mimetype=mimetype)
-    response.call_on_close(streams.close)
-    return response
+def text_answer(body: str, log: RequestLog) -> Response:
+    """A small, complete TSV answer computed before responding (counts, browser links, timestamps)."""
+    log.rows, log.outcome = body.count("\n"), "complete"
+    return Response(body, content_type=wire.TSV_CONTENT_TYPE)
+
+
+def streamed_rows(feed: "RowFeed", streams: Streams) -> Response:
+    """A TSV answer that is the rows of one feed and, if it ended early, its marker line."""
+    def body() -> Iterator[bytes]:
+        yield from feed
+        yield feed.ending()
+
+    return _streamed(body(), wire.TSV_CONTENT_TYPE, streams.close)
 
 
 def open_streams(deployment: Deployment, makers: dict) -> Streams:
@@ -124,15 +149,81 @@ def open_streams(deployment: Deployment, makers: dict) -> Streams:
     return streams
 
 
-class RowFeed:
-    """Decoded row bytes, cut at the limit or a cap; afterwards says how the answer ended."""
+def _open(deployment: Deployment, part: Part, log: RequestLog) -> Streams:
+    """The streams of one part: every shard its query needs, one COPY per chromosome."""
+    row_limit = int(min(part.query.limit or math.inf, deployment.settings["row_cap"] + 1))
+    plan = statements.shards_to_ask(part.query, deployment.endpoints().plan())
+    log.shards = sorted(set(log.shards) | set(plan))
 
-    def __init__(self, streams: Streams, limit: int | None, row_cap: int, byte_cap: int, log: RequestLog) -> None:
+    def statements_for(chromosomes) -> Callable:
+        def make(cursor):
+            return [(chromosome, cursor.mogrify(statements.copy_statement(select), parameters))
+                    for chromosome in _chromosomes(cursor, chromosomes)
+                    for select, parameters in [statements.select_statement(
+                        part.query, chromosome, part.leading, part.form, row_limit)]]
+        return make
+
+    return open_streams(deployment, {name: statements_for(chromosomes) for name, chromosomes in plan.items()})
+
+
+def _count(deployment: Deployment, query: Query, log: RequestLog) -> int:
+    """`fields=rc`: the number of rows, summed over the shards (computed before answering)."""
+    plan = statements.shards_to_ask(query, deployment.endpoints().plan())
+    log.shards = sorted(set(log.shards) | set(plan))
+
+    def statements_for(chromosomes) -> Callable:
+        def make(cursor):
+            return [(chromosome, cursor.mogrify(statements.copy_statement(select), parameters))
+                    for chromosome in _chromosomes(cursor, chromosomes)
+                    for select, parameters in [statements.count_statement(query, chromosome)]]
+        return make
+
+    streams = open_streams(deployment, {name: statements_for(chromosomes) for name, chromosomes in plan.items()})
+    try:
+        items = list(streams.chunks())
+    finally:
+        streams.close()
+    for item in items:
+        if isinstance(item, Failure):
+            raise item.error
+    return sum(int(line) for item in items for line in item.split())
+
+
+def _chromosomes(cursor, chromosomes: tuple[str, ...] | None) -> list[str]:
+    if chromosomes is not None:
+        return list(chromosomes)
+    cursor.execute(statements.HELD_CHROMOSOMES)
+    return [name for (name,) in cursor.fetchall()]
+
+
+def _count_answer(total: int, log: RequestLog, query: Query) -> Response:
+    """Snaptron prints the number alone; JSON is {"count": n}."""
+    if query.format == "json":
+        log.rows, log.outcome = 1, "complete"
+        return Response(json.dumps({"count": total}) + "\n", content_type=wire.JSON_CONTENT_TYPE)
+    return text_answer(f"{total}\n", log)
+
+
+def _streamed(body: Iterator[bytes], content_type: str, close: Callable[[], object]) -> Response:
+    """A streamed response whose readers stop when the server closes it, even if its body never ran (HEAD)."""
+    response = Response(body, content_type=content_type)
+    response.call_on_close(close)
+    return response
+
+
+class RowFeed:
+    """Decoded row bytes of one part, cut at the limit or a cap; afterwards says how the part ended.
+
+    The caps count the whole answer (the request log's rows and bytes), so a
+    many-part answer is bounded like a single one.
+    """
+
+    def __init__(self, streams: Streams, limit: int | None, settings, log: RequestLog) -> None:
         self.streams = streams
-        self.stop_rows = min(limit or math.inf, row_cap)
-        self.capped_by_rows = limit is None or limit > row_cap
-        self.row_cap = row_cap
-        self.byte_cap = byte_cap
+        self.row_cap = settings["row_cap"]
+        self.byte_cap = settings["byte_cap"]
+        self.stop_rows = log.rows + min(limit or math.inf, self.row_cap - log.rows)
+        self.capped_by_rows = limit is None or limit > self.row_cap - log.rows
         self.log = log
         self.truncation: str | None = None
         self.failure: ApiError | None = None
@@ -160,6 +251,14 @@ class RowFeed:
         finally:
             self.streams.close()
 
+    def ending(self) -> bytes:
+        """After the rows: the marker line saying why the part ended early, or nothing when it is complete."""
+        if self.failure is not None:
+            return marker_line(self.failure).encode()
+        if self.truncation is not None:
+            return f"#TRUNCATED {self.truncation}\n".encode()
+        return b""
+
     def _cut(self, chunk: bytes) -> bytes:
         """The part of `chunk` within the row stop and the byte cap, ending at a row's end."""
         remaining_rows = self.stop_rows - self.log.rows
@@ -179,16 +278,6 @@ class RowFeed:
         return f"row_cap={self.row_cap:,} reached: the answer has more rows; narrow the query or fetch it in parts"
 
 
-def _tsv_body(feed: RowFeed, header: bytes) -> Iterator[bytes]:
-    if header:
-        yield header
-    yield from feed
-    if feed.failure is not None:
-        yield marker_line(feed.failure).encode()
-    elif feed.truncation is not None:
-        yield f"#TRUNCATED {feed.truncation}\n".encode()
-
-
 def _json_body(feed: RowFeed, query: Query) -> Iterator[bytes]:
     """`{"fields": [...], "rows": [[...], ...], "row_count": n, "truncated": …, "error": …}`, streamed.
 
@@ -206,24 +295,3 @@ def _json_body(feed: RowFeed, query: Query) -> Iterator[bytes]:
     trailer = {"row_count": feed.log.rows, "truncated": feed.truncation is not None, "truncation": feed.truncation,
                "error": feed.failure.as_json() if feed.failure else None}
     yield b"\n], " + json.dumps(trailer).encode()[1:] + b"\n"
-
-
-def _count(streams: Streams, query: Query, log: RequestLog) -> Response:
-    """`fields=rc`: Snaptron prints the number alone; JSON is {"count": n}. Computed before answering."""
-    counts = b"".join(item if isinstance(item, bytes) else b"" for item in _all_or_raise(streams))
-    total = sum(int(line) for line in counts.split())
-    log.rows, log.outcome = 1, "complete"
-    if query.format == "json":
-        return Response(json.dumps({"count": total}) + "\n", mimetype=JSON)
-    return Response(f"{total}\n", mimetype=TSV)
-
-
-def _all_or_raise(streams: Streams) -> list[bytes]:
-    try:
-        items = list(streams.chunks())
-    finally:
-        streams.close()
-    for item in items:
-        if isinstance(item, Failure):
-            raise item.error
-    return items

@@ -1,52 +1,67 @@
-"""POST /<compilation>/snaptron: several queries at once, OR-ed, as Snaptron clients send them.
+"""POST /<compilation>/snaptron: several queries in one request, in the three forms clients send.
 
-The body is a JSON list of query objects, sent as `application/json` or, as
-Snaptron's own clients do, as the form field `fields` of a form-encoded POST.
-Each object selects rows with GET's names (`regions`, `contains`, `exact`,
-`either`, `rfilter`, `ids`; a value or a list of values) or Snaptron's legacy
-keys (`intervals`, and `{"samples_count": [{"op": ">:", "val": 5}]}`). The
-answer is the union of their rows, each once, in (chromosome, start, end)
-order; `sids`, `fields`, `header`, `limit` and `format` go in the URL and
-apply to the whole answer.
+* **`groups=`** (Snaptron's bulk form, what query_snaptron.py sends): a form
+  POST whose `groups` field is base64 of `q1|||q2|||…`, each query a GET
+  query string with a `group=<label>`. Answered in query order, each query
+  streamed as it runs, header once with `Group` as its first name and each
+  row's label as its first column; no de-duplication.
+* **legacy `fields=`**: a form POST whose `fields` field is a JSON list of
+  clauses (`intervals`, `ids`, `{"samples_count": [{"op": ">:", "val": 5}]}`),
+  each run in order, header once, then Snaptron's `datatypes:` line.
+* **JSON body** (ours): `application/json`, a list of query objects OR-ed;
+  each row once, in (chromosome, start, end) order, output options in the URL.
+
+Every form is bounded like a GET: at most max_request_bytes of body and
+max_request_items queries, the caps counted over the whole answer.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 from flask import Blueprint, g, request
 
-from snapthunder.query import parse_bulk
+from snapthunder import wire
+from snapthunder.query import QueryError, parse_bulk, parse_groups, parse_legacy
 
 from snapthunder_api import answers
-from snapthunder_api.errors import ApiError, wants_json
+from snapthunder_api.errors import ApiError
 
 blueprint = Blueprint("bulk", __name__)
 
 
-@blueprint.post("/<compilation>/snaptron")
+@blueprint.post("/<compilation>/snaptron", strict_slashes=False)
 def bulk(compilation: str):
     deployment = answers.serving(compilation)
-    most = deployment.settings["max_request_bytes"]
+    settings = deployment.settings
+    most = settings["max_request_bytes"]
     if request.content_length is None or request.content_length > most:
-        raise ApiError(400, f"body: give a JSON list of queries of at most {most:,} bytes "
+        raise ApiError(400, f"body: give a POST body of at most {most:,} bytes "
                             f"(Content-Length: {request.content_length})", "body")
-    query = parse_bulk(_posted_queries(), answers.request_parameters(deployment),
-                       deployment.settings["max_request_items"])
-    if wants_json(request):
-        query = dataclasses.replace(query, format="json")
-    return answers.junctions(deployment, query, g.request_log)
+    pairs = answers.request_parameters(deployment)
+    if request.mimetype == "application/json":
+        query = parse_bulk(posted_json(request.get_data(as_text=True), "body"), pairs, settings["max_request_items"])
+        return answers.junctions(deployment, query, g.request_log)
+    if "groups" in request.form:
+        queries = parse_groups(request.form["groups"], settings["max_request_items"])
+        parts = [answers.Part(query, query.group) for query in queries]
+        header = "\t".join(queries[0].output_columns) + "\n"
+        return answers.in_order(deployment, parts, header.encode(), g.request_log)
+    if "fields" in request.form:
+        queries = parse_legacy(posted_json(request.form["fields"], "fields"), pairs, settings["max_request_items"])
+        leading = answers.leading_column(deployment, queries[0])
+        header = "\t".join(queries[0].output_columns) + "\n" + wire.datatypes_line(queries[0].fields) + "\n"
+        parts = [answers.Part(query, leading) for query in queries]
+        return answers.in_order(deployment, parts, header.encode() if queries[0].header else b"", g.request_log)
+    raise ApiError(400, 'no "fields" or "groups" parameter in POST: send groups=<base64 of q1|||q2>, '
+                        "fields=<JSON list>, or a JSON body", "body")
 
 
-def _posted_queries():
-    if request.mimetype == "application/x-www-form-urlencoded":
-        text = request.form.get("fields")
-        if text is None:
-            raise ApiError(400, "body: a form POST carries the JSON list of queries in its `fields` field", "fields")
-    else:
-        text = request.get_data(as_text=True)
+def posted_json(text: str, parameter: str):
+    """A posted JSON document; malformed or absurdly nested JSON is a 400 naming the parameter."""
     try:
         return json.loads(text)
+    except RecursionError:
+        raise QueryError(parameter, "JSON nested too deeply: a query list is a list of flat objects") from None
     except ValueError as error:
-        raise ApiError(400, f"body: not JSON ({error})", "body") from None
+        raise QueryError(parameter, f"not JSON ({error})") from None

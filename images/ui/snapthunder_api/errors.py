@@ -22,6 +22,7 @@ import psycopg2
 import psycopg2.errors
 from flask import Request, Response
 
+from snapthunder import wire
 from snapthunder.endpoints import Shard
 
 logger = logging.getLogger("snapthunder.api")
@@ -50,17 +51,19 @@ class ShardUnavailable(ApiError):
 
 
 def wants_json(request: Request) -> bool:
-    """JSON when asked by `format=json` or by an Accept header preferring it over text."""
-    requested = request.args.get("format")
-    if requested is not None:
-        return requested == "json"
-    return request.accept_mimetypes.best_match(["text/plain", "application/json"]) == "application/json"
+    """JSON only when the request says `format=json`: Accept is ignored, as Snaptron ignores it.
+
+    snapcount sends httr's default `Accept: application/json, …, */*` and then
+    requires `text/plain`; honouring Accept would break every one of its queries.
+    """
+    return request.args.get("format") == "json"
 
 
 def error_response(error: ApiError, as_json: bool) -> Response:
     if as_json:
-        return Response(json.dumps({"error": error.as_json()}) + "\n", error.status, mimetype="application/json")
-    return Response(marker_line(error), error.status, mimetype="text/plain")
+        return Response(json.dumps({"error": error.as_json()}) + "\n", error.status,
+                        content_type=wire.JSON_CONTENT_TYPE)
+    return Response(marker_line(error), error.status, content_type=wire.TSV_CONTENT_TYPE)
 
 
 def marker_line(error: ApiError) -> str:

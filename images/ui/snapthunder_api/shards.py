@@ -119,6 +119,39 @@ class Deployment:
                                                     thread_name_prefix="shard-reader")
             return self._executor
 
+    def first_answer(self, statement, non_empty: bool = False) -> list[tuple]:
+        """The rows of a small read from the first shard that answers (with `non_empty`, that has rows).
+
+        For what every shard holds alike (samples, their fields) or what any
+        one of them may record (the compilation loaded). A 503 when no shard answers.
+        """
+        failure: ApiError | None = None
+        rows: list[tuple] = []
+        for name in sorted(self.endpoints().shards):
+            pool = self.pool(name)
+            try:
+                connection = pool.acquire()
+            except ApiError as error:
+                failure = error
+                continue
+            broken = False
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(statement)
+                    rows = cursor.fetchall()
+            except psycopg2.Error as error:
+                broken = isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError))
+                failure = shard_failure(pool.shard, error, self.settings["statement_timeout_seconds"])
+                continue
+            finally:
+                pool.release(connection, broken)
+            if rows or not non_empty:
+                return rows
+            failure = None
+        if failure is not None and not rows:
+            raise failure
+        return rows
+
     def readiness(self) -> list[dict[str, Any]]:
         """Each shard's status, checked in parallel: reachable, rows and chromosomes loaded, latency."""
         shards = list(self.endpoints().shards.values())

@@ -1,28 +1,31 @@
-"""GET /<compilation>/snaptron: Snaptron's junction query, answered as a stream.
+"""GET /<compilation>/snaptron[/<ids>]: Snaptron's junction query, answered as a stream.
 
-The parameters are Snaptron's (docs/API.md): regions, contains, exact,
-either, rfilter, sids, ids, fields, header; plus limit and format. Parsing
-and checking are snapthunder.query's; answering is answers.junctions'.
+The parameters are Snaptron's (docs/API.md has every one): parsing and
+checking are snapthunder.query's. The answer's form follows the query:
+a count (`fields=rc`, `result_count=`), UCSC BED or browser links
+(`return_format=1|2`, ucsc.py), JSON (`format=json`), or Snaptron's TSV,
+with a `Group` first column when the request names a `group=`. HEAD is
+answered like GET, without the body. `Accept` never changes the form:
+Snaptron ignores it and snapcount sends one that prefers JSON.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
-from flask import Blueprint, g, request
+from flask import Blueprint, g
 
 from snapthunder.query import parse
 
-from snapthunder_api import answers
-from snapthunder_api.errors import wants_json
+from snapthunder_api import answers, ucsc
 
 blueprint = Blueprint("snaptron", __name__)
 
 
-@blueprint.get("/<compilation>/snaptron")
-def snaptron(compilation: str):
+@blueprint.get("/<compilation>/snaptron", strict_slashes=False)
+@blueprint.get("/<compilation>/snaptron/<path:path_ids>")
+def snaptron(compilation: str, path_ids: str | None = None):
     deployment = answers.serving(compilation)
-    query = parse(answers.request_parameters(deployment), deployment.settings["max_request_items"])
-    if wants_json(request):
-        query = dataclasses.replace(query, format="json")
+    pairs = answers.request_parameters(deployment, path_ids)
+    query = parse(pairs, deployment.settings["max_request_items"])
+    if query.return_format:
+        return ucsc.answer(deployment, query, pairs, g.request_log)
     return answers.junctions(deployment, query, g.request_log)
