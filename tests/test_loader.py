@@ -273,3 +273,23 @@ def _read_all(descriptor: int) -> str:
         chunks.append(chunk)
     os.close(descriptor)
     return b"".join(chunks).decode(errors="replace")
+
+
+def test_shipped_field_types_beside_samples_tsv_win_and_a_bad_types_line_is_named(empty_shards, tmp_path, capsys):
+    samples = tmp_path / "samples.tsv"
+    samples.write_text("rail_id\tauc\tsmrin\tnotes\n0\t12\t7.5\tNA\n1\t13\t8\tNA\n")
+    junctions = write_gzip(tmp_path / "j.gz", junction_lines(["chr1"], 2))
+    arguments = [str(junctions), "--outputs", str(_outputs(empty_shards)), "--samples", str(samples), "--quiet",
+                 "--rejects", str(tmp_path / "rejects.tsv")]
+    assert main(arguments) == 0
+    inferred = query_all_shards(empty_shards, "SELECT name, type FROM sample_field ORDER BY position")["shard-0"]
+    # smrin: one integer, one float cell, a tie that the more general kind wins; notes: all NA.
+    assert inferred == [("rail_id", "i"), ("auc", "i"), ("smrin", "f"), ("notes", "n")]
+    types = tmp_path / "lucene_indexed_numeric_types.tsv"
+    types.write_text("rail_id\ti\nauc\tf\nsmrin\tf\nnotes\tt\nall\tt\n")
+    assert main(arguments) == 0
+    shipped = query_all_shards(empty_shards, "SELECT name, type FROM sample_field ORDER BY position")["shard-0"]
+    assert shipped == [("rail_id", "i"), ("auc", "f"), ("smrin", "f"), ("notes", "t")]
+    types.write_text("rail_id\ti\nauc\tinteger\n")
+    assert main(arguments) == 1
+    assert f"{types}:2: expected <field><TAB><one of t i f n>" in capsys.readouterr().err
