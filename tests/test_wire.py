@@ -298,26 +298,42 @@ def test_real_forms_load_and_come_back_as_the_files_lines_byte_for_byte(base, re
 
 def test_list_valued_annotated_counts_as_annotated(base, real_forms):
     def ids(rfilter: str) -> list[str]:
-        text = send(base, f"/{COMPILATION}/snaptron?regions={REAL_CONTIG}:1-5000&rfilter={rfilter}&fields=snaptron_id")
+        text = send(base, f"/{COMPILATION}/snaptron?regions={REAL_CONTIG}:1-2500&rfilter={rfilter}&fields=snaptron_id")
         return [line.split("\t")[1] for line in text.text.splitlines()[1:]]
 
     assert ids("annotated:1") == ["9000000001", "9000000003"]
     assert ids("annotated:0") == ids("annotated!:1") == ["9000000002", "9000000004"]
-    unknown_strand = send(base, f"/{COMPILATION}/snaptron?regions={REAL_CONTIG}:1-5000&rfilter=strand:%3F"
+    unknown_strand = send(base, f"/{COMPILATION}/snaptron?regions={REAL_CONTIG}:1-2500&rfilter=strand:%3F"
                                 "&fields=snaptron_id,left_motif").text.splitlines()[1:]
     assert unknown_strand == [f"{DATA_SOURCE}\t9000000002\tGT"]
 
 
 def test_a_projection_prints_recomputed_statistics_as_python_2_prints_floats(base, real_forms):
-    lines = send(base, f"/{COMPILATION}/snaptron?regions={REAL_CONTIG}:1-5000&sids=2,9,4"
+    lines = send(base, f"/{COMPILATION}/snaptron?regions={REAL_CONTIG}:1-2500&sids=2,9,4"
                        "&fields=snaptron_id,samples,samples_count,coverage_sum,coverage_avg,coverage_median"
                  ).text.splitlines()[1:]
     assert lines == [f"{DATA_SOURCE}\t9000000001\t,2:7,9:1\t2\t8\t4.0\t4.0",
                      f"{DATA_SOURCE}\t9000000003\t,2:4,4:10\t2\t14\t7.0\t7.0",
                      f"{DATA_SOURCE}\t9000000004\t,9:2\t1\t2\t2.0\t2.0"]
-    thirds = send(base, f"/{COMPILATION}/snaptron?regions={REAL_CONTIG}:1-5000&sids=5,2,9"
+    thirds = send(base, f"/{COMPILATION}/snaptron?regions={REAL_CONTIG}:1-2500&sids=5,2,9"
                         "&fields=coverage_avg,coverage_median").text.splitlines()[1:]
     assert thirds[0] == f"{DATA_SOURCE}\t3.66666666667\t3.0"
+
+
+def test_projected_counts_that_sum_past_2_to_the_63_still_answer(base, real_forms):
+    answer = send(base, f"/{COMPILATION}/snaptron?regions={REAL_CONTIG}:3000-3100&sids=1,2,3,4,5,6,7,8,9,10"
+                        "&fields=snaptron_id,samples_count,coverage_sum,coverage_avg,coverage_median"
+                        "&rfilter=coverage_sum>:999999999999999999")
+    assert answer.status == 200
+    assert answer.text.splitlines()[1:] == [f"{DATA_SOURCE}\t9000000005\t10\t9999999999999999990\t1e+18\t1e+18"]
+
+
+def test_deeply_nested_json_in_a_post_is_a_400(base):
+    nested = "[" * 1000 + "]" * 1000
+    for body, content_type in ((nested.encode(), "application/json"),
+                               (urlencode({"fields": nested}).encode(), None)):
+        answer = send(base, f"/{COMPILATION}/snaptron", method="POST", body=body, content_type=content_type)
+        assert answer.status == 400 and "nested too deeply" in answer.text, answer.text
 
 
 # §1 Errors ---------------------------------------------------------------------------------------------------------------

@@ -7,13 +7,17 @@ SET ROLE :"loader_role";
 -- A recomputed statistic printed as Snaptron prints it after a `sids=`
 -- projection: Python 2's str() of a float, i.e. 12 significant digits with
 -- trailing zeros dropped, and `.0` on whole numbers (`2.0`, `1.25`, `6359.5`,
--- `2.33333333333`). Stored values never go through this: they keep the file's text.
+-- `2.33333333333`, `1e+18`). Stored values never go through this: they keep the file's text.
 CREATE FUNCTION python_float_text(value double precision) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN value = trunc(value) AND abs(value) < 1e12
-                THEN trunc(value)::bigint::text || '.0'
-                ELSE regexp_replace(rtrim(round(value::numeric, 11 - floor(log(abs(value)))::integer)::text, '0'),
-                                    '\.$', '.0') END
+    -- to_char rounds with C's printf, as Python does (ties to even, on the exact binary value).
+    SELECT CASE WHEN abs(value) >= 999999999999.5
+                THEN regexp_replace(trim(to_char(value, '9.99999999999EEEE')), '\.?0+e', 'e')
+                WHEN position('.' IN fixed) = 0 THEN fixed || '.0'
+                ELSE regexp_replace(regexp_replace(fixed, '0+$', ''), '\.$', '.0') END
+    FROM (SELECT to_char(value, 'FM' || repeat('9', greatest(digits, 1)) || '0.' || repeat('0', 12 - digits)) AS fixed
+          FROM (SELECT CASE WHEN value = 0 THEN 1 ELSE floor(log(abs(value)))::integer + 1 END AS digits) AS magnitude
+         ) AS printed
 $$;
 
 -- Snaptron's `sids=` projection of one junction: the `,sid:count` entries of
