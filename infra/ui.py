@@ -99,7 +99,7 @@ def _pod(args: UiArgs, secret_name: pulumi.Input[str]) -> kubernetes.core.v1.Pod
         volume_mounts=[endpoints_mount, tmp_mount],
         resources=workloads.resources(args.resources),
         security_context=workloads.container_security(),
-        # /healthz: the process serves; /readyz: it can also reach the shards.
+        # /healthz: the process serves; /readyz: the pod can serve (200 even with a shard down).
         readiness_probe=workloads.http_probe("/readyz", "http", period_seconds=10, failure_threshold=3),
         liveness_probe=workloads.http_probe("/healthz", "http", period_seconds=20, failure_threshold=3),
     )
