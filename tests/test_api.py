@@ -127,6 +127,29 @@ def test_caps_end_the_answer_with_an_explicit_marker_and_a_limit_does_not(api_en
         app.extensions["snapthunder"].close()
 
 
+def test_clients_that_stop_reading_lose_their_answer_and_free_their_shard_connections(api_environment):
+    app = create_app({"endpoints": str(api_environment.extra["outputs"]), "pool_size": 2, "pool_wait_seconds": 1.0,
+                      "client_stall_seconds": 1.0})
+    client = app.test_client()
+    stalled = []
+    try:
+        for _ in range(2):  # as many as the pool has connections to chr1's shard, each read once, then left
+            response = client.get(URL, query_string="regions=chr1:1-25000000", buffered=False)
+            chunks = iter(response.response)
+            next(chunks)
+            stalled.append((response, chunks))
+        time.sleep(2.5)
+        assert client.get(URL, query_string="regions=chr1:1-20000&fields=rc").status_code == 200
+        response, chunks = stalled[0]
+        rest = b"".join(chunks).decode()
+        assert rest.splitlines()[-1] == ("#ERROR 504 the client took nothing of the answer for 1 s; "
+                                         "the answer was abandoned")
+    finally:
+        for response, _ in stalled:
+            response.close()
+        app.extensions["snapthunder"].close()
+
+
 def test_a_failure_after_rows_were_sent_ends_the_stream_with_the_error_marker(api_environment):
     app = create_app({"endpoints": str(api_environment.extra["outputs"]), "statement_timeout_seconds": 0.5})
     try:

@@ -142,7 +142,8 @@ def open_streams(deployment: Deployment, makers: dict) -> Streams:
     """Start one reader per shard and wait until each has begun (or failed: raised here, before any byte)."""
     settings = deployment.settings
     timeout = settings["statement_timeout_seconds"]
-    readers = [ShardReader(deployment.pool(name), make, timeout) for name, make in makers.items()]
+    readers = [ShardReader(deployment.pool(name), make, timeout, settings["client_stall_seconds"])
+               for name, make in makers.items()]
     wait = timeout + settings["connect_timeout_seconds"] + settings["pool_wait_seconds"] + 5
     streams = Streams(readers, wait)
     streams.start(deployment.executor())

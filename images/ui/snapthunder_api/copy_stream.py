@@ -59,15 +59,18 @@ class Unit:
     statement: bytes
     chunks: "queue.Queue[bytes | Failure | object]" = dataclasses.field(
         default_factory=lambda: queue.Queue(QUEUE_CHUNKS))
+    abandoned: ApiError | None = None   # set when the client stopped reading: the statement was cancelled
 
 
 class ShardReader:
     """Runs one shard's COPY statements in order, each into its own queue."""
 
-    def __init__(self, pool: ShardPool, make_statements: StatementMaker, timeout_seconds: float) -> None:
+    def __init__(self, pool: ShardPool, make_statements: StatementMaker, timeout_seconds: float,
+                 stall_seconds: float) -> None:
         self.pool = pool
         self.make_statements = make_statements
         self.timeout_seconds = timeout_seconds
+        self.stall_seconds = stall_seconds
         self.units: list[Unit] = []
         self.started_event = threading.Event()
         self.failure: ApiError | None = None
@@ -114,13 +117,23 @@ class ShardReader:
             self.finished.set()
 
     def put(self, unit: Unit, item: object) -> None:
-        """Queue an item, waiting while the queue is full, unless the answer is cancelled."""
+        """Queue an item, waiting while the queue is full, unless the answer is cancelled.
+
+        A client that takes nothing for `stall_seconds` loses its answer: the
+        statement is cancelled, so the connection goes back to the pool
+        instead of waiting on the client for ever (the statement timeout
+        cannot help once PostgreSQL has produced every row).
+        """
+        deadline = time.monotonic() + self.stall_seconds
         while not self.cancelled.is_set():
             try:
                 unit.chunks.put(item, timeout=PUT_POLL_SECONDS)
                 return
             except queue.Full:
-                continue
+                if time.monotonic() > deadline:
+                    unit.abandoned = ApiError(504, f"the client took nothing of the answer for "
+                                                   f"{self.stall_seconds:g} s; the answer was abandoned")
+                    self.cancel()
 
     def cancel(self) -> None:
         """Stop: no new statements, and the running one cancelled on the server."""
@@ -177,12 +190,20 @@ class Streams:
         """Every statement's chunks in key order; a Failure is the last item when one occurs."""
         units = sorted((unit for reader in self.readers for unit in reader.units), key=lambda unit: unit.key)
         for unit in units:
+            waited = 0.0
             while True:
                 try:
-                    item = unit.chunks.get(timeout=self.wait_seconds)
+                    item = unit.chunks.get(timeout=PUT_POLL_SECONDS)
                 except queue.Empty:
-                    yield Failure(ApiError(504, f"no rows for {unit.key} for {self.wait_seconds:g} s"))
-                    return
+                    waited += PUT_POLL_SECONDS
+                    if unit.abandoned is not None:
+                        yield Failure(unit.abandoned)
+                        return
+                    if waited >= self.wait_seconds:
+                        yield Failure(ApiError(504, f"no rows for {unit.key} for {self.wait_seconds:g} s"))
+                        return
+                    continue
+                waited = 0.0
                 if item is END:
                     break
                 yield item

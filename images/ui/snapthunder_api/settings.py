@@ -33,8 +33,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("endpoints", str(DEFAULT_OUTPUTS),
             "endpoints document to serve (the API connects as its `reader` role only)"),
     Setting("statement_timeout_seconds", 30.0,
-            "longest a shard statement may run, including time spent waiting for a slow client; "
-            "a query over it gets 504, or the `#ERROR 504` marker once rows were sent"),
+            "longest a shard statement may run; a query over it gets 504, "
+            "or the `#ERROR 504` marker once rows were sent"),
+    Setting("client_stall_seconds", 20.0,
+            "longest a client may take nothing of a streaming answer; past it the answer is abandoned "
+            "(its last line `#ERROR 504`, if the client ever reads again) and its shard connections are freed"),
     Setting("row_cap", 2_000_000,
             "most rows one answer carries; past it the answer ends with the `#TRUNCATED` marker (JSON: `truncated`)"),
     Setting("byte_cap", 2 * 1024**3,
