@@ -15,9 +15,10 @@ merge of per-chromosome streams is their concatenation).
 
 Memory per answer is bounded: at most QUEUE_CHUNKS × CHUNK_BYTES waits per
 statement, and a full queue blocks its reader (and PostgreSQL behind it)
-until the client catches up. Closing the stream early (client gone, limit or
-cap reached) cancels the statements on the server and returns every
-connection to its pool.
+until the client catches up, for at most `client_stall_seconds`: then the
+answer is abandoned. Closing the stream early (client gone, limit or cap
+reached, client stalled) cancels the statements on the server and returns
+every connection to its pool.
 """
 
 from __future__ import annotations
