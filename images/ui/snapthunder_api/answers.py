@@ -115,8 +115,9 @@ def in_order(deployment: Deployment, parts: list[Part], header: bytes, log: Requ
             opened[0] = streams
             feed = RowFeed(streams, part.query.limit, deployment.settings, log)
             yield from feed
-            if feed.ending():
-                yield feed.ending()
+            ending = feed.ending()
+            if ending:
+                yield ending
                 return
         log.outcome = "complete"
 
@@ -151,35 +152,15 @@ def open_streams(deployment: Deployment, makers: dict) -> Streams:
 
 
 def _open(deployment: Deployment, part: Part, log: RequestLog) -> Streams:
-    """The streams of one part: every shard its query needs, one COPY per chromosome."""
+    """The streams of one part's rows: every shard its query needs, one COPY per chromosome."""
     row_limit = int(min(part.query.limit or math.inf, deployment.settings["row_cap"] + 1))
-    plan = statements.shards_to_ask(part.query, deployment.endpoints().plan())
-    log.shards = sorted(set(log.shards) | set(plan))
-
-    def statements_for(chromosomes) -> Callable:
-        def make(cursor):
-            return [(chromosome, cursor.mogrify(statements.copy_statement(select), parameters))
-                    for chromosome in _chromosomes(cursor, chromosomes)
-                    for select, parameters in [statements.select_statement(
-                        part.query, chromosome, part.leading, part.form, row_limit)]]
-        return make
-
-    return open_streams(deployment, {name: statements_for(chromosomes) for name, chromosomes in plan.items()})
+    return _shard_streams(deployment, part.query, log, lambda chromosome: statements.select_statement(
+        part.query, chromosome, part.leading, part.form, row_limit))
 
 
 def _count(deployment: Deployment, query: Query, log: RequestLog) -> int:
     """`fields=rc`: the number of rows, summed over the shards (computed before answering)."""
-    plan = statements.shards_to_ask(query, deployment.endpoints().plan())
-    log.shards = sorted(set(log.shards) | set(plan))
-
-    def statements_for(chromosomes) -> Callable:
-        def make(cursor):
-            return [(chromosome, cursor.mogrify(statements.copy_statement(select), parameters))
-                    for chromosome in _chromosomes(cursor, chromosomes)
-                    for select, parameters in [statements.count_statement(query, chromosome)]]
-        return make
-
-    streams = open_streams(deployment, {name: statements_for(chromosomes) for name, chromosomes in plan.items()})
+    streams = _shard_streams(deployment, query, log, lambda chromosome: statements.count_statement(query, chromosome))
     try:
         items = list(streams.chunks())
     finally:
@@ -188,6 +169,22 @@ def _count(deployment: Deployment, query: Query, log: RequestLog) -> int:
         if isinstance(item, Failure):
             raise item.error
     return sum(int(line) for item in items for line in item.split())
+
+
+def _shard_streams(deployment: Deployment, query: Query, log: RequestLog,
+                   select_for: Callable[[str], tuple]) -> Streams:
+    """One COPY of `select_for(chromosome)` per chromosome, on every shard `query` needs; noted in the log."""
+    plan = statements.shards_to_ask(query, deployment.endpoints().plan())
+    log.shards = sorted(set(log.shards) | set(plan))
+
+    def statements_for(chromosomes) -> Callable:
+        def make(cursor):
+            return [(chromosome, cursor.mogrify(statements.copy_statement(select), parameters))
+                    for chromosome in _chromosomes(cursor, chromosomes)
+                    for select, parameters in [select_for(chromosome)]]
+        return make
+
+    return open_streams(deployment, {name: statements_for(chromosomes) for name, chromosomes in plan.items()})
 
 
 def _chromosomes(cursor, chromosomes: tuple[str, ...] | None) -> list[str]:
