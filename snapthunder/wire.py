@@ -49,7 +49,7 @@ def python_float_text(value: float) -> str:
     if not math.isfinite(value):
         return repr(value)
     text = f"{value:.12g}"
-    return text if any(mark in text for mark in ".en") else text + ".0"
+    return text if "." in text or "e" in text else text + ".0"
 
 
 def datatypes_line(fields: Iterable[str]) -> str:
