@@ -8,7 +8,7 @@ SHARDS ?= 4
 OUTPUTS ?= .snapthunder/endpoints.json
 PYTEST_ARGS ?=
 
-.PHONY: venv up down demo test test-fast bench scan clean
+.PHONY: venv up down demo test test-fast bench scan lock clean
 
 venv: $(VENV)/.installed
 
@@ -58,6 +58,23 @@ scan: venv $(SCAN_VENV)/.installed
 $(SCAN_VENV)/.installed:
 	$(PYTHON_BOOTSTRAP) -m venv $(SCAN_VENV)
 	$(SCAN_VENV)/bin/python -m pip install --quiet 'checkov~=3.2'
+	touch $@
+
+LOCK_VENV := .venv-lock
+UI_REQUIREMENTS := images/ui/requirements.txt
+UI_LOCK := images/ui/requirements.lock
+# The lock is resolved for the Python of the UI image's base, read from its FROM line.
+UI_PYTHON := $(shell sed -n 's/^FROM python:\([0-9]*\.[0-9]*\).*/\1/p' images/ui/Dockerfile)
+LOCK_ARGS ?=
+
+## lock: pin and hash every package of images/ui/requirements.txt into images/ui/requirements.lock, which the UI image installs (LOCK_ARGS=--upgrade: newest allowed versions)
+lock: $(LOCK_VENV)/.installed
+	$(LOCK_VENV)/bin/uv pip compile --quiet --universal --python-version $(UI_PYTHON) --generate-hashes \
+	    --custom-compile-command 'make lock' $(LOCK_ARGS) $(UI_REQUIREMENTS) --output-file $(UI_LOCK)
+
+$(LOCK_VENV)/.installed:
+	$(PYTHON_BOOTSTRAP) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet 'uv==0.13.8'
 	touch $@
 
 clean: down

@@ -29,6 +29,7 @@ isolation = Isolation("isolation", IsolationArgs(
     namespace=settings.namespace,
     create_namespace=settings.create_namespace,
     keep_volumes=not settings.delete_volumes_on_destroy,
+    load_url=settings.load_url,
 ))
 images = Images("images", ImagesArgs(settings.images))
 shard_set = ShardSet("shards", ShardSetArgs(

@@ -42,12 +42,18 @@ class SettingsError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class ContainerResources:
-    """Requests and limits of one kind of container, as Kubernetes quantities."""
+    """Requests and limits of one kind of container, as Kubernetes quantities.
+
+    Ephemeral storage (node-local disk: scratch volumes, logs) is bounded like
+    memory, so one pod that fills /tmp is evicted instead of filling the node.
+    """
 
     cpu_request: str
     cpu_limit: str
     memory_request: str
     memory_limit: str
+    ephemeral_storage_request: str
+    ephemeral_storage_limit: str
 
     @property
     def memory_limit_bytes(self) -> int:
@@ -201,9 +207,13 @@ def _resources(read: _Reader, prefix: str) -> ContainerResources:
         cpu_limit=read(f"{prefix}CpuLimit", _cpu_quantity),
         memory_request=read(f"{prefix}MemoryRequest", _memory_quantity),
         memory_limit=read(f"{prefix}MemoryLimit", _memory_quantity),
+        ephemeral_storage_request=read(f"{prefix}EphemeralStorageRequest", _memory_quantity),
+        ephemeral_storage_limit=read(f"{prefix}EphemeralStorageLimit", _memory_quantity),
     )
     pairs = (("Cpu", _cpu_millicores(resources.cpu_request), _cpu_millicores(resources.cpu_limit)),
-             ("Memory", memory_bytes(resources.memory_request), memory_bytes(resources.memory_limit)))
+             ("Memory", memory_bytes(resources.memory_request), memory_bytes(resources.memory_limit)),
+             ("EphemeralStorage", memory_bytes(resources.ephemeral_storage_request),
+              memory_bytes(resources.ephemeral_storage_limit)))
     for kind, request, limit in pairs:
         if request > limit:
             raise SettingsError(f"{PROJECT}:{prefix}{kind}Request must not exceed {PROJECT}:{prefix}{kind}Limit "

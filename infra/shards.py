@@ -2,7 +2,8 @@
 
 Per shard, a `Shard` component declares generated superuser and loader
 passwords in a Secret, a headless Service (stable DNS for the one pod), and a
-StatefulSet of one replica running the shard image on its own volume. One
+StatefulSet of one replica running the shard image on its own volume; one
+disruption budget over all shards lets node drains stop them one at a time. One
 reader password, shared by all shards, lives in its own Secret: the API uses
 it everywhere and can only read. The server gets the three passwords as files
 (both Secrets projected into one directory), never as environment values.
@@ -121,6 +122,12 @@ class ShardSet(pulumi.ComponentResource):
         )
         memory = ServerMemory.for_limit(args.resources.memory_limit_bytes, max_connections())
         shards = {shard: Shard(shard, args, memory, child) for shard in args.plan.shards}
+        # One budget over every shard, not one per shard. A shard is a single pod, so a budget of
+        # its own could only either forbid evicting it (and block node drains forever) or allow it
+        # always (and do nothing). Over the whole set it means something: a drain, or an upgrade
+        # draining several nodes, takes down one shard (one part of the genome) at a time, and the
+        # next only once the last is serving again.
+        workloads.disruption_budget("shards", args.namespace, workloads.labels(workloads.SHARD), child)
         self.loader_passwords = {shard: component.loader_password for shard, component in shards.items()}
         self.register_outputs({"reader_password": self.reader_password, "loader_passwords": self.loader_passwords})
 

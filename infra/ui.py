@@ -5,7 +5,8 @@ as a file, its path in `SNAPTHUNDER_ENDPOINTS`), so the API can query every
 shard and can never write, and holds no loader password. gunicorn serves on
 port 8000; the Service exposes it on port 80 as ClusterIP (reach it with
 `kubectl port-forward`), NodePort, or a LoadBalancer open only to the
-configured source ranges.
+configured source ranges. With more than one replica, the pods prefer
+different nodes and a disruption budget lets drains stop them one at a time.
 """
 
 from __future__ import annotations
@@ -67,11 +68,14 @@ class Ui(pulumi.ComponentResource):
                 template=kubernetes.core.v1.PodTemplateSpecArgs(
                     # The API reads the document at start: a new shard plan must restart it.
                     metadata=workloads.pod_metadata(labels, {workloads.PLAN_ANNOTATION: args.plan_digest}),
-                    spec=_pod(args, secret.metadata.name),
+                    spec=_pod(args, labels, secret.metadata.name),
                 ),
             ),
             opts=child,
         )
+        if args.replicas > 1:
+            # With one pod there is nothing to keep serving during a drain: a budget could only block it.
+            workloads.disruption_budget("ui", args.namespace, labels, child)
         self.service = kubernetes.core.v1.Service(
             "ui",
             metadata=workloads.metadata(SERVICE_NAME, args.namespace, labels),
@@ -86,7 +90,7 @@ class Ui(pulumi.ComponentResource):
         self.register_outputs({"service": self.service.metadata.name})
 
 
-def _pod(args: UiArgs, secret_name: pulumi.Input[str]) -> kubernetes.core.v1.PodSpecArgs:
+def _pod(args: UiArgs, labels: dict[str, str], secret_name: pulumi.Input[str]) -> kubernetes.core.v1.PodSpecArgs:
     endpoints_volume, endpoints_mount = workloads.secret_files_volume(
         "endpoints", ENDPOINTS_DIRECTORY, [(secret_name, {ENDPOINTS_FILE: ENDPOINTS_FILE})])
     tmp_volume, tmp_mount = workloads.scratch_volume("tmp", "/tmp")
@@ -103,4 +107,22 @@ def _pod(args: UiArgs, secret_name: pulumi.Input[str]) -> kubernetes.core.v1.Pod
         readiness_probe=workloads.http_probe("/readyz", "http", period_seconds=10, failure_threshold=3),
         liveness_probe=workloads.http_probe("/healthz", "http", period_seconds=20, failure_threshold=3),
     )
-    return workloads.pod_spec(workloads.UI_USER_ID, [container], [endpoints_volume, tmp_volume])
+    return workloads.pod_spec(workloads.UI_USER_ID, [container], [endpoints_volume, tmp_volume],
+                              topology_spread_constraints=[_spread_over_nodes(labels)])
+
+
+def _spread_over_nodes(labels: dict[str, str]) -> kubernetes.core.v1.TopologySpreadConstraintArgs:
+    """Put the replicas on different nodes where there are nodes to spare, so one node's loss leaves the API up.
+
+    A preference (ScheduleAnyway), not a rule: a cluster with fewer nodes than
+    replicas, or nodes tainted for other work, still runs every replica.
+    pod-template-hash counts only the pods of the current ReplicaSet, so a
+    rolling update spreads its new pods as well.
+    """
+    return kubernetes.core.v1.TopologySpreadConstraintArgs(
+        max_skew=1,
+        topology_key="kubernetes.io/hostname",
+        when_unsatisfiable="ScheduleAnyway",
+        label_selector=kubernetes.meta.v1.LabelSelectorArgs(match_labels=labels),
+        match_label_keys=["pod-template-hash"],
+    )

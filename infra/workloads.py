@@ -95,8 +95,10 @@ def container_security() -> kubernetes.core.v1.SecurityContextArgs:
 
 def resources(settings: ContainerResources) -> kubernetes.core.v1.ResourceRequirementsArgs:
     return kubernetes.core.v1.ResourceRequirementsArgs(
-        requests={"cpu": settings.cpu_request, "memory": settings.memory_request},
-        limits={"cpu": settings.cpu_limit, "memory": settings.memory_limit},
+        requests={"cpu": settings.cpu_request, "memory": settings.memory_request,
+                  "ephemeral-storage": settings.ephemeral_storage_request},
+        limits={"cpu": settings.cpu_limit, "memory": settings.memory_limit,
+                "ephemeral-storage": settings.ephemeral_storage_limit},
     )
 
 
@@ -151,6 +153,29 @@ def secret_files_volume(
         ),
     )
     return volume, kubernetes.core.v1.VolumeMountArgs(name=name, mount_path=directory, read_only=True)
+
+
+def disruption_budget(name: str, namespace: pulumi.Input[str], pods: dict[str, str],
+                      opts: pulumi.ResourceOptions) -> kubernetes.policy.v1.PodDisruptionBudget:
+    """Let voluntary evictions (node drains, cluster upgrades) take `pods` down one at a time.
+
+    maxUnavailable 1, not minAvailable: it holds for any replica count, and
+    never blocks a drain forever (maxUnavailable 0, or minAvailable equal to
+    the replicas, would leave a node undrainable). Each further eviction waits
+    until the pod evicted before is ready again elsewhere. A pod that is not
+    ready serves nothing, so it may always be evicted (AlwaysAllow): a broken
+    pod never holds up a drain.
+    """
+    return kubernetes.policy.v1.PodDisruptionBudget(
+        name,
+        metadata=metadata(f"{APP}-{name}", namespace, pods),
+        spec=kubernetes.policy.v1.PodDisruptionBudgetSpecArgs(
+            max_unavailable=1,
+            selector=kubernetes.meta.v1.LabelSelectorArgs(match_labels=pods),
+            unhealthy_pod_eviction_policy="AlwaysAllow",
+        ),
+        opts=opts,
+    )
 
 
 def pod_spec(user_id: int, containers: list[kubernetes.core.v1.ContainerArgs],

@@ -5,9 +5,11 @@ all, Pulumi.dev.yaml's, Pulumi.prod.yaml's, and several shard counts — and
 checks the Kubernetes objects it declares and the outputs it exports: one
 server per shard, selectors that select, no password outside a Secret nor in
 any environment (Secrets are mounted as files, where the shard image's contract
-says), probes, resources and security contexts everywhere, manifests the API
-server's schema accepts, and an endpoints document that covers every chromosome
-once.
+says), probes, resources (ephemeral storage too) and security contexts everywhere,
+network policies that bound what each pod may reach and be reached by,
+disruption budgets that let drains proceed one pod at a time, UI replicas
+spread over nodes, manifests the API server's schema accepts, and an endpoints
+document that covers every chromosome once.
 """
 
 from __future__ import annotations
@@ -112,7 +114,8 @@ def admitted_sources(deployment: Deployment, pod_labels: dict[str, str]) -> dict
     """Port → the components allowed to connect to a pod (`*`: anyone), by the union of the policies selecting it."""
     allowed: dict[int, set[str]] = {}
     for policy in deployment.kind("NetworkPolicy"):
-        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        if "Ingress" not in policy["spec"]["policyTypes"]:
+            continue
         if not selects(policy["spec"]["podSelector"]["matchLabels"], pod_labels):
             continue
         for rule in policy["spec"].get("ingress", []):
@@ -138,6 +141,89 @@ def test_network_policies_admit_the_ui_and_loader_to_the_shards_anyone_to_the_ui
         assert any(selects(policy["spec"]["podSelector"]["matchLabels"], labels) for policy in policies)
         component = labels["app.kubernetes.io/component"]
         assert admitted_sources(deployment, labels) == expected[component], workload["metadata"]["name"]
+
+
+def destination(peer: dict[str, Any]) -> str:
+    """What an egress peer names: `shard` pods, `dns` (kube-dns), or `web:CIDR-EXCEPT` addresses."""
+    if "ipBlock" in peer:
+        return f"web:{peer['ipBlock']['cidr']}-{','.join(peer['ipBlock']['except'])}"
+    if "namespaceSelector" in peer:
+        assert peer == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+        return "dns"
+    assert peer == {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "snapthunder",
+                                                    "app.kubernetes.io/component": "shard"}}}
+    return "shard"
+
+
+def allowed_destinations(deployment: Deployment, pod_labels: dict[str, str]) -> set[tuple[str, str, int]]:
+    """(destination, protocol, port) a pod may connect to, by the union of the Egress policies selecting it.
+
+    Also checks that at least one Egress policy selects the pod, so whatever no rule allows is denied.
+    """
+    allowed: set[tuple[str, str, int]] = set()
+    selected = False
+    for policy in deployment.kind("NetworkPolicy"):
+        if "Egress" not in policy["spec"]["policyTypes"]:
+            continue
+        if not selects(policy["spec"]["podSelector"]["matchLabels"], pod_labels):
+            continue
+        selected = True
+        for rule in policy["spec"].get("egress", []):
+            allowed.update((destination(peer), port["protocol"], port["port"])
+                           for peer in rule["to"] for port in rule["ports"])
+    assert selected, f"no Egress policy selects {pod_labels}: its outgoing traffic is not restricted"
+    return allowed
+
+
+def test_network_policies_let_the_shards_reach_nothing_the_ui_the_shards_and_dns_and_the_loader_also_the_web(
+        scenario) -> None:
+    config, deployment = scenario
+    cluster = {("shard", "TCP", 5432), ("dns", "UDP", 53), ("dns", "TCP", 53)}
+    web = {(f"web:{cidr}", "TCP", port) for cidr in ("0.0.0.0/0-169.254.0.0/16", "::/0-fe80::/10,fd00:ec2::254/128")
+           for port in (80, 443)}
+    expected = {"shard": set(), "ui": cluster, "loader": cluster | web}
+    for workload, template in pod_templates(deployment):
+        labels = template["metadata"]["labels"]
+        component = labels["app.kubernetes.io/component"]
+        assert allowed_destinations(deployment, labels) == expected[component], workload["metadata"]["name"]
+    if not config.get("loadUrl"):
+        assert "snapthunder-loader-egress" not in by_name(deployment, "NetworkPolicy")
+
+
+def test_the_loader_may_reach_a_load_url_on_its_own_port() -> None:
+    deployment = run_program({"loadUrl": "https://data.example.org:8443/gtex/junctions.bgz"})
+    [job] = deployment.kind("Job")
+    ports = {port for _, protocol, port in allowed_destinations(deployment, job["spec"]["template"]["metadata"]["labels"])
+             if protocol == "TCP"}
+    assert ports == {5432, 53, 80, 443, 8443}
+
+
+def test_node_drains_stop_one_shard_and_one_ui_pod_at_a_time_and_never_block(scenario) -> None:
+    config, deployment = scenario
+    budgets = deployment.kind("PodDisruptionBudget")
+    for budget in budgets:
+        assert budget["spec"]["maxUnavailable"] == 1 and "minAvailable" not in budget["spec"]
+        assert budget["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    for workload, template in pod_templates(deployment):
+        labels = template["metadata"]["labels"]
+        covering = [budget for budget in budgets if selects(budget["spec"]["selector"]["matchLabels"], labels)]
+        single_ui = workload["kind"] == "Deployment" and workload["spec"]["replicas"] == 1
+        # A Job is not disrupted for long (it is retried and reloads); a lone UI pod has nothing to keep serving.
+        assert len(covering) == (0 if workload["kind"] == "Job" or single_ui else 1), workload["metadata"]["name"]
+    shard_budget = [budget for budget in budgets if budget["spec"]["selector"]["matchLabels"].get(
+        "app.kubernetes.io/component") == "shard"]
+    assert len(shard_budget) == 1, "one budget over all shards, so a drain takes one shard down at a time"
+
+
+def test_ui_replicas_prefer_different_nodes(scenario) -> None:
+    _, deployment = scenario
+    [ui] = deployment.kind("Deployment")
+    pod = ui["spec"]["template"]
+    assert pod["spec"]["topologySpreadConstraints"] == [{
+        "maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": pod["metadata"]["labels"]}, "matchLabelKeys": ["pod-template-hash"],
+    }]
 
 
 def test_every_container_runs_the_image_meant_for_it(scenario) -> None:
@@ -198,7 +284,23 @@ def test_every_long_running_container_has_probes_and_every_container_resources(s
         if kind != "Job":
             assert container["readinessProbe"] and container["livenessProbe"], container["name"]
         for bound in ("requests", "limits"):
-            assert set(container["resources"][bound]) == {"cpu", "memory"}, container["name"]
+            assert set(container["resources"][bound]) == {"cpu", "memory", "ephemeral-storage"}, container["name"]
+
+
+@pytest.mark.parametrize(("config", "shard", "ui"), [
+    ({}, ("256Mi", "1Gi"), ("256Mi", "2Gi")),
+    ({"shardEphemeralStorageRequest": "1Gi", "shardEphemeralStorageLimit": "4Gi",
+      "uiEphemeralStorageRequest": "512Mi", "uiEphemeralStorageLimit": "3Gi", "loadUrl": "https://example.org/j.bgz"},
+     ("1Gi", "4Gi"), ("512Mi", "3Gi")),
+])
+def test_ephemeral_storage_follows_the_config(config: dict[str, str], shard: tuple[str, str],
+                                              ui: tuple[str, str]) -> None:
+    deployment = run_program(config)
+    for kind, container in containers(deployment):
+        request, limit = shard if kind == "StatefulSet" else ui
+        resources = container["resources"]
+        assert (resources["requests"]["ephemeral-storage"], resources["limits"]["ephemeral-storage"]) == (
+            request, limit), (kind, container["name"])
 
 
 def test_every_pod_runs_restricted(scenario) -> None:

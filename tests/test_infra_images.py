@@ -3,8 +3,10 @@
 The shard image must copy exactly the files the local environment runs
 (snapthunder/shard_image.py's SQL, init scripts and server settings) to the
 paths the contract names; the UI image must carry the shared package, the
-loader, the bench and the app, as a non-root user. The program tags a built
-image by a digest of exactly those files.
+loader, the bench and the app, as a non-root user, its Python packages exactly
+as images/ui/requirements.lock pins and hashes them. Both start from a base
+pinned by digest. The program tags a built image by a digest of exactly those
+files.
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from snapthunder import shard_image
 from tests.infra_harness import IMAGE_TYPE, REPOSITORY_ROOT, program_module, run_program
 
 images = program_module("images")
 INITDB_DIRECTORY = "/docker-entrypoint-initdb.d"
+UI_REQUIREMENTS = REPOSITORY_ROOT / "images" / "ui" / "requirements.txt"
+UI_LOCK = REPOSITORY_ROOT / "images" / "ui" / "requirements.lock"
+DIGEST_PINNED = re.compile(r"[a-z0-9._/-]+:[A-Za-z0-9._-]+@sha256:[0-9a-f]{64}")
 
 
 def image_paths(dockerfile: Path) -> dict[Path, str]:
@@ -57,9 +64,49 @@ def test_the_init_scripts_point_at_the_paths_the_image_uses() -> None:
     assert f"${{SNAPTHUNDER_SQL_DIR:-{shard_image.IMAGE_SQL_DIR}}}" in shard_image.INIT_SCRIPT.read_text()
 
 
+def test_both_images_start_from_a_base_pinned_by_digest() -> None:
+    bases = {dockerfile: instructions(dockerfile, "FROM") for dockerfile in (images.SHARD_DOCKERFILE,
+                                                                             images.UI_DOCKERFILE)}
+    assert bases[images.SHARD_DOCKERFILE][0].startswith(f"postgres:{shard_image.POSTGRES_MAJOR}-bookworm@")
+    assert bases[images.UI_DOCKERFILE][0].startswith("python:3.11-slim-bookworm@")
+    for dockerfile, lines in bases.items():
+        assert len(lines) == 1 and DIGEST_PINNED.fullmatch(lines[0]), (dockerfile, lines)
+
+
+def lock_entries(lock: Path) -> list[Requirement]:
+    """The lock's requirements (`name==version ; marker`), each asserted to carry at least one sha256 hash."""
+    entries = []
+    for logical in lock.read_text().replace("\\\n", " ").splitlines():
+        if not logical.strip() or logical.lstrip().startswith("#"):
+            continue
+        requirement, *hashes = logical.split(" --hash=")
+        assert hashes and all(re.fullmatch(r"sha256:[0-9a-f]{64}", value.split()[0]) for value in hashes), logical
+        entries.append(Requirement(requirement))
+    return entries
+
+
+def test_the_ui_lock_pins_and_hashes_everything_requirements_txt_asks_for() -> None:
+    """Fails after requirements.txt changes until `make lock` is run again."""
+    entries = lock_entries(UI_LOCK)
+    assert UI_LOCK.read_text().splitlines()[1].strip() == "#    make lock"
+    pins = {}
+    for entry in entries:
+        [specifier] = entry.specifier
+        assert specifier.operator == "==", entry
+        pins.setdefault(canonicalize_name(entry.name), []).append(specifier.version)
+    for line in UI_REQUIREMENTS.read_text().splitlines():
+        if line.split("#")[0].strip():
+            wanted = Requirement(line.split("#")[0])
+            versions = pins.get(canonicalize_name(wanted.name))
+            assert versions, f"{wanted.name} is in {UI_REQUIREMENTS.name} but not in the lock: run `make lock`"
+            assert all(wanted.specifier.contains(version) for version in versions), (
+                f"the lock's {wanted.name} {versions} is outside {wanted.specifier}: run `make lock`")
+
+
 def test_the_shard_image_is_the_pinned_postgres_major_run_as_postgres_with_a_healthcheck() -> None:
     dockerfile = images.SHARD_DOCKERFILE
-    assert instructions(dockerfile, "FROM") == [f"postgres:{shard_image.POSTGRES_MAJOR}-bookworm"]
+    [base] = instructions(dockerfile, "FROM")
+    assert base.split("@")[0] == f"postgres:{shard_image.POSTGRES_MAJOR}-bookworm"
     assert instructions(dockerfile, "USER") == ["postgres"]
     [healthcheck] = instructions(dockerfile, "HEALTHCHECK")
     assert "pg_isready" in healthcheck and f"--port={shard_image.PORT}" in healthcheck
@@ -68,14 +115,14 @@ def test_the_shard_image_is_the_pinned_postgres_major_run_as_postgres_with_a_hea
 
 def test_the_ui_image_carries_the_package_the_loader_the_bench_and_the_app() -> None:
     dockerfile = images.UI_DOCKERFILE
-    assert instructions(dockerfile, "FROM") == ["python:3.11-slim-bookworm"]
     copies = {(instruction.sources, instruction.destination) for instruction in images.copy_instructions(dockerfile)}
     assert copies == {
-        (("images/ui/requirements.txt",), "/app/images/ui/requirements.txt"),
+        (("images/ui/requirements.lock",), "/app/images/ui/requirements.lock"),
         (("snapthunder/",), "/app/snapthunder/"), (("loaders/",), "/app/loaders/"),
         (("bench/",), "/app/bench/"), (("images/ui/",), "/app/images/ui/"),
     }
-    assert any("pip install" in run and "requirements.txt" in run for run in instructions(dockerfile, "RUN"))
+    [install] = [run for run in instructions(dockerfile, "RUN") if "pip install" in run]
+    assert "--require-hashes -r /app/images/ui/requirements.lock" in install
     assert "PYTHONPATH=/app:/app/images/ui" in " ".join(instructions(dockerfile, "ENV"))
     assert instructions(dockerfile, "USER") == ["10001:10001"]
     assert instructions(dockerfile, "EXPOSE") == ["8000"]
