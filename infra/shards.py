@@ -201,9 +201,10 @@ def _pod(shard: str, args: ShardSetArgs, memory: ServerMemory) -> kubernetes.cor
         image=args.image,
         image_pull_policy=args.pull_policy,
         args=["postgres", *memory.arguments()],
-        # The init script's variables (passwords as file paths) and where the data directory is.
+        # The init script's and the entrypoint's variables (passwords as file paths, how clients
+        # authenticate) and where the data directory is.
         env=[kubernetes.core.v1.EnvVarArgs(name=name, value=value)
-             for name, value in {"PGDATA": PGDATA, **shard_image.init_environment()}.items()],
+             for name, value in {"PGDATA": PGDATA, **shard_image.entrypoint_environment()}.items()],
         ports=[kubernetes.core.v1.ContainerPortArgs(name="postgres", container_port=shard_image.PORT)],
         volume_mounts=[kubernetes.core.v1.VolumeMountArgs(name="data", mount_path=DATA_DIRECTORY),
                        *(mount for _, mount in mounted)],

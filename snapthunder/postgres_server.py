@@ -76,14 +76,14 @@ class PostgresServer:
         self.port = port
 
     def initialise(self, superuser_password: str) -> None:
-        """initdb with password authentication; C collation sorts chromosomes as the file does."""
+        """initdb with the shard image's authentication; C collation sorts chromosomes as the file does."""
         password_file = self.data_dir.parent / f".{self.data_dir.name}.pw"
         password_file.write_text(superuser_password + "\n")
         if running_as_root():
             shutil.chown(password_file, SERVER_USER, SERVER_USER)
         try:
             self._run("initdb", "--pgdata", str(self.data_dir), "--username", shard_image.SUPERUSER,
-                      "--auth", "scram-sha-256", f"--pwfile={password_file}",
+                      *shard_image.initdb_authentication(), f"--pwfile={password_file}",
                       "--encoding", "UTF8", "--locale", "C", "--no-sync")
         finally:
             password_file.unlink()

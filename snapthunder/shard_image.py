@@ -1,4 +1,4 @@
-"""The contract of the shard image: names, files and the init script's environment.
+"""The contract of the shard image: names, files, the init script's environment, how clients authenticate.
 
 A shard is a PostgreSQL server initialised by `images/postgres-shard/initdb/`
 from the SQL in `images/postgres-shard/sql/`. The Pulumi program (in a pod) and
@@ -15,10 +15,20 @@ SQL_DIR = IMAGE_DIR / "sql"
 INIT_DIR = IMAGE_DIR / "initdb"
 INIT_SCRIPT = INIT_DIR / "10-snapthunder.sh"
 SERVER_SETTINGS = IMAGE_DIR / "snapthunder.conf"
+ENTRYPOINT = IMAGE_DIR / "entrypoint.sh"
 
 # Where the image puts those files (the Dockerfile copies them there).
 IMAGE_SQL_DIR = "/snapthunder/sql"
 IMAGE_SERVER_SETTINGS = "/etc/postgresql/snapthunder.conf"
+IMAGE_ENTRYPOINT = "/usr/local/bin/snapthunder-entrypoint.sh"
+
+# How clients authenticate, in the image and in the local environment alike; never
+# `trust`, initdb's default for the local socket and loopback. Over the socket, by
+# peer: only the OS user of the same name, i.e. the server's own `postgres` user
+# (the init scripts, `kubectl exec ... psql -U postgres`), and no password to keep.
+# Over TCP, loopback included, by password (SCRAM).
+LOCAL_AUTHENTICATION = "peer"
+HOST_AUTHENTICATION = "scram-sha-256"
 
 # Passwords reach the server as files (a mounted Secret in the cluster), never as
 # environment values: the init script reads *_FILE, the official entrypoint
@@ -50,4 +60,23 @@ def init_environment(secrets_dir: str = IMAGE_SECRETS_DIR, sql_dir: str = IMAGE_
         "SNAPTHUNDER_LOADER_PASSWORD_FILE": f"{secrets_dir}/{LOADER_PASSWORD_FILE}",
         "SNAPTHUNDER_READER_ROLE": READER_ROLE,
         "SNAPTHUNDER_READER_PASSWORD_FILE": f"{secrets_dir}/{READER_PASSWORD_FILE}",
+    }
+
+
+def initdb_authentication() -> list[str]:
+    """The initdb flags that write LOCAL_AUTHENTICATION and HOST_AUTHENTICATION into pg_hba.conf."""
+    return [f"--auth-local={LOCAL_AUTHENTICATION}", f"--auth-host={HOST_AUTHENTICATION}"]
+
+
+def entrypoint_environment() -> dict[str, str]:
+    """`init_environment()` plus what the official entrypoint reads to initialise a volume.
+
+    POSTGRES_INITDB_ARGS gives initdb the authentication methods;
+    POSTGRES_HOST_AUTH_METHOD is the method of the `host all all all` line the
+    entrypoint appends to pg_hba.conf (the pods' address is not known in advance).
+    """
+    return {
+        **init_environment(),
+        "POSTGRES_INITDB_ARGS": " ".join(initdb_authentication()),
+        "POSTGRES_HOST_AUTH_METHOD": HOST_AUTHENTICATION,
     }

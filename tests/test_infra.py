@@ -262,14 +262,18 @@ def test_no_password_appears_outside_a_secret_nor_in_any_environment(scenario) -
             assert not any(password in text for password in deployment.passwords), manifest["metadata"]["name"]
 
 
-def test_every_shard_reads_its_passwords_from_files_where_the_init_environment_says(scenario) -> None:
+def test_every_shard_reads_its_passwords_from_files_and_trusts_no_connection(scenario) -> None:
     _, deployment = scenario
     for statefulset in deployment.kind("StatefulSet"):
         pod = statefulset["spec"]["template"]["spec"]
         [container] = pod["containers"]
         environment = {variable["name"]: variable["value"] for variable in container["env"]}
         assert len(environment) == len(container["env"])
-        assert environment == {"PGDATA": "/var/lib/postgresql/data/pgdata", **shard_image.init_environment()}
+        assert environment == {"PGDATA": "/var/lib/postgresql/data/pgdata", **shard_image.entrypoint_environment()}
+        # The entrypoint reads the superuser's password from its file, never a value; no connection is trusted.
+        assert not {"POSTGRES_PASSWORD", "PGPASSWORD"} & set(environment)
+        assert environment["POSTGRES_INITDB_ARGS"] == "--auth-local=peer --auth-host=scram-sha-256"
+        assert environment["POSTGRES_HOST_AUTH_METHOD"] == "scram-sha-256"
         credentials = f"{statefulset['metadata']['name']}-credentials"
         assert mounted_secret_files(pod, container) == {
             environment["POSTGRES_PASSWORD_FILE"]: (credentials, "superuser-password"),

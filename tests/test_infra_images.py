@@ -1,8 +1,8 @@
 """The two Dockerfiles, read as text (no Docker engine here), against what they promise.
 
 The shard image must copy exactly the files the local environment runs
-(snapthunder/shard_image.py's SQL, init scripts and server settings) to the
-paths the contract names; the UI image must carry the shared package, the
+(snapthunder/shard_image.py's SQL, init scripts and server settings) and its
+entrypoint to the paths the contract names; the UI image must carry the shared package, the
 loader, the bench and the app, as a non-root user, its Python packages exactly
 as images/ui/requirements.lock pins and hashes them. Both start from a base
 pinned by digest. The program tags a built image by a digest of exactly those
@@ -54,6 +54,7 @@ def test_the_shard_image_copies_exactly_what_the_local_environment_runs() -> Non
     expected = {path: f"{shard_image.IMAGE_SQL_DIR}/{path.name}" for path in shard_image.SQL_DIR.glob("*.sql")}
     expected.update({path: f"{INITDB_DIRECTORY}/{path.name}" for path in shard_image.INIT_DIR.glob("*.sh")})
     expected[shard_image.SERVER_SETTINGS] = shard_image.IMAGE_SERVER_SETTINGS
+    expected[shard_image.ENTRYPOINT] = shard_image.IMAGE_ENTRYPOINT
     assert shard_image.INIT_SCRIPT in expected
     assert image_paths(images.SHARD_DOCKERFILE) == expected
     assert images.copied_files(images.SHARD_DOCKERFILE) == sorted(expected)
@@ -108,6 +109,10 @@ def test_the_shard_image_is_the_pinned_postgres_major_run_as_postgres_with_a_hea
     [base] = instructions(dockerfile, "FROM")
     assert base.split("@")[0] == f"postgres:{shard_image.POSTGRES_MAJOR}-bookworm"
     assert instructions(dockerfile, "USER") == ["postgres"]
+    # The entrypoint that keeps the password out of the server's environment, run by sh (no execute bit
+    # needed); ENTRYPOINT clears the base image's CMD, so the image states it again.
+    assert instructions(dockerfile, "ENTRYPOINT") == [f'["/bin/sh", "{shard_image.IMAGE_ENTRYPOINT}"]']
+    assert instructions(dockerfile, "CMD") == ['["postgres"]']
     [healthcheck] = instructions(dockerfile, "HEALTHCHECK")
     assert "pg_isready" in healthcheck and f"--port={shard_image.PORT}" in healthcheck
     assert not instructions(dockerfile, "VOLUME") and not instructions(dockerfile, "RUN"), "no data is baked in"

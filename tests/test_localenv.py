@@ -7,10 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import psycopg2
 import pytest
+from psycopg2 import sql
 
 from snapthunder import localenv, shard_image
 from snapthunder.junctions import COLUMNS
@@ -34,17 +36,123 @@ def test_each_shard_runs_the_images_sql_with_both_roles(local_environment: Endpo
     assert local_environment.reader.user == shard_image.READER_ROLE
 
 
-def test_the_reader_role_can_read_but_never_write(local_environment: Endpoints):
-    shard = next(iter(local_environment.shards.values()))
-    with psycopg2.connect(**shard.connect_arguments(local_environment.reader)) as connection:
+INSUFFICIENT_PRIVILEGE = "42501"
+
+
+def reader_cursor(environment: Endpoints):
+    """An autocommit cursor of the reader on shard-0, after the reader turned read-only transactions off.
+
+    Any role may `SET default_transaction_read_only = off`, so the read-only
+    default is no barrier: what follows it must fail on privileges alone.
+    """
+    shard = environment.shards["shard-0"]
+    connection = psycopg2.connect(**shard.connect_arguments(environment.reader))
+    connection.autocommit = True
+    cursor = connection.cursor()
+    cursor.execute("SET default_transaction_read_only = off")
+    cursor.execute("SHOW transaction_read_only")
+    assert cursor.fetchone() == ("off",)
+    return connection, cursor
+
+
+def test_the_reader_role_can_read_and_run_the_query_functions(local_environment: Endpoints):
+    connection, cursor = reader_cursor(local_environment)
+    try:
+        cursor.execute("SELECT count(*) FROM intron")
+        cursor.execute("SELECT python_float_text(1.5), (project_samples(',1:2,3:4', '{3}')).samples")
+        assert cursor.fetchone() == ("1.5", ",3:4")
+    finally:
+        connection.close()
+
+
+def test_the_reader_role_cannot_write_anything_even_with_read_only_transactions_off(local_environment: Endpoints):
+    tables = [table for (table,) in query_all_shards(
+        local_environment, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")["shard-0"]]
+    assert "intron" in tables and "shard_metadata" in tables
+    writes = [statement for table in tables for statement in _writes_to(local_environment, table)]
+    writes += [sql.SQL(statement) for statement in (
+        "CREATE TEMP TABLE scratch (x int)", "CREATE TABLE public.scratch (x int)", "CREATE SCHEMA scratch",
+        "CREATE FUNCTION public.scratch() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "SELECT lo_create(0)", "SELECT lo_from_bytea(0, 'x')",
+        "SELECT begin_intron_load()", "SELECT finish_intron_load('{chr1}', 'x', 'gtex')",
+        "SELECT create_intron_indexes('intron')",
+    )]
+    connection, cursor = reader_cursor(local_environment)
+    try:
+        for statement in writes:
+            with pytest.raises(psycopg2.Error) as raised:
+                cursor.execute(statement)
+            assert raised.value.pgcode == INSUFFICIENT_PRIVILEGE, (statement.as_string(connection),
+                                                                   raised.value.pgerror)
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("database", ["postgres", "template1"])
+def test_the_shard_roles_cannot_connect_to_the_other_databases(local_environment: Endpoints, database: str):
+    """Else, there, PUBLIC's default TEMPORARY privilege would let them write temporary tables."""
+    shard = local_environment.shards["shard-0"]
+    for credentials in (local_environment.reader, None):
+        arguments = dict(shard.connect_arguments(credentials), dbname=database)
+        with pytest.raises(psycopg2.OperationalError, match=f'permission denied for database "{database}"'):
+            psycopg2.connect(**arguments)
+
+
+def test_no_connection_is_trusted_the_socket_takes_peer_and_tcp_a_password(local_environment: Endpoints):
+    shard = local_environment.shards["shard-0"]
+    superuser = local_environment.extra["local"]["superuser"]
+    with psycopg2.connect(host=shard.host, port=shard.port, dbname=shard.database,
+                          user=superuser["user"], password=superuser["password"]) as connection:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM intron")
-            for statement in ("INSERT INTO shard_metadata VALUES ('x', 'y')", "SELECT begin_intron_load()",
-                              "CREATE TABLE sneaky (x int)"):
-                with pytest.raises(psycopg2.Error):
-                    cursor.execute(statement)
-                connection.rollback()
+            cursor.execute("SELECT DISTINCT type, auth_method FROM pg_hba_file_rules ORDER BY 1")
+            assert cursor.fetchall() == [("host", shard_image.HOST_AUTHENTICATION),
+                                         ("local", shard_image.LOCAL_AUTHENTICATION)]
     connection.close()
+    assert (shard_image.LOCAL_AUTHENTICATION, shard_image.HOST_AUTHENTICATION) == ("peer", "scram-sha-256")
+
+
+def _writes_to(environment: Endpoints, table: str) -> list[sql.Composed]:
+    """INSERT, UPDATE, DELETE and TRUNCATE of one table (UPDATE sets its first column to itself)."""
+    [(column,)] = query_all_shards(environment, "SELECT column_name FROM information_schema.columns "
+                                   "WHERE table_name = %s AND ordinal_position = 1", (table,))["shard-0"]
+    names = {"table": sql.Identifier(table), "column": sql.Identifier(column)}
+    return [sql.SQL(statement).format(**names) for statement in (
+        "INSERT INTO {table} SELECT * FROM {table}", "UPDATE {table} SET {column} = {column}",
+        "DELETE FROM {table}", "TRUNCATE {table}")]
+
+
+def test_initialisation_puts_no_password_on_any_command_line():
+    """Sample every process's /proc/PID/cmdline (readable by any user) while the init script runs."""
+    root = scratch_directory("snapthunder-cmdline-")
+    outputs = root / "endpoints.json"
+    seen: set[bytes] = set()
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    seen.add(cmdline.read_bytes())
+                except OSError:
+                    pass
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        environment = localenv.up(shards=2, outputs=outputs, data_dir=root / "data", durable=False, start_api=False)
+    finally:
+        done.set()
+        sampler.join()
+    try:
+        psql_runs = [cmdline for cmdline in seen if b"psql\0" in cmdline and b"loader_role=" in cmdline]
+        assert psql_runs, "the sampler saw no run of the init script's psql: it proves nothing"
+        passwords = {shard.password for shard in environment.shards.values()}
+        passwords |= {environment.reader.password, environment.extra["local"]["superuser"]["password"]}
+        leaked = [cmdline for cmdline in seen for password in passwords if password.encode() in cmdline]
+        assert not leaked, leaked
+    finally:
+        localenv.down(outputs)
+        shutil.rmtree(root)
 
 
 def test_passwords_are_generated_per_shard_and_required(local_environment: Endpoints):

@@ -10,30 +10,28 @@
 #   SNAPTHUNDER_LOADER_ROLE, SNAPTHUNDER_READER_ROLE
 #                                         the role that loads, the read-only role the API uses
 #   SNAPTHUNDER_LOADER_PASSWORD_FILE, SNAPTHUNDER_READER_PASSWORD_FILE
-#                                         files holding their passwords (a mounted Secret);
-#                                         or the same names without _FILE: the password itself
+#                                         files holding their passwords (a mounted Secret)
+#
+# psql is given the password files' paths and reads them itself (01-roles.sql):
+# a password on its command line would be readable by every user of the machine
+# in /proc/PID/cmdline for as long as psql runs.
 set -eu
-
-# The value of $1, or the contents of the file named by ${1}_FILE.
-secret() {
-    eval "file=\${${1}_FILE:-}"
-    if [ -n "$file" ]; then
-        cat "$file"
-    else
-        eval "printf '%s' \"\${${1}:?neither $1 nor ${1}_FILE is set}\""
-    fi
-}
 
 sql_dir="${SNAPTHUNDER_SQL_DIR:-/snapthunder/sql}"
 : "${SNAPTHUNDER_LOADER_ROLE:?is not set}" "${SNAPTHUNDER_READER_ROLE:?is not set}"
-loader_password=$(secret SNAPTHUNDER_LOADER_PASSWORD)
-reader_password=$(secret SNAPTHUNDER_READER_PASSWORD)
+for file in "${SNAPTHUNDER_LOADER_PASSWORD_FILE:?must name the file holding the loader role's password}" \
+            "${SNAPTHUNDER_READER_PASSWORD_FILE:?must name the file holding the reader role's password}"; do
+    if [ ! -r "$file" ] || [ ! -s "$file" ]; then
+        echo "$0: the password file $file is missing, unreadable or empty: mount the shard's Secret there" >&2
+        exit 1
+    fi
+done
 
 for file in "$sql_dir"/*.sql; do
     psql --no-psqlrc --quiet -v ON_ERROR_STOP=1 \
         --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
         -v database="$POSTGRES_DB" \
-        -v loader_role="$SNAPTHUNDER_LOADER_ROLE" -v loader_password="$loader_password" \
-        -v reader_role="$SNAPTHUNDER_READER_ROLE" -v reader_password="$reader_password" \
+        -v loader_role="$SNAPTHUNDER_LOADER_ROLE" -v loader_password_file="$SNAPTHUNDER_LOADER_PASSWORD_FILE" \
+        -v reader_role="$SNAPTHUNDER_READER_ROLE" -v reader_password_file="$SNAPTHUNDER_READER_PASSWORD_FILE" \
         --file "$file"
 done

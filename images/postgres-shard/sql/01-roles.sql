@@ -1,17 +1,37 @@
--- Roles of a snapthunder shard. Run by psql as the superuser, once, when the
--- shard's data directory is initialised (the image's initdb script and the local
--- environment both run this file). psql variables: loader_role, loader_password,
--- reader_role, reader_password; :'x' quotes a literal, :"x" an identifier.
+-- Roles of a snapthunder shard, and what each may do. Run by psql as the
+-- superuser, once, when the shard's data directory is initialised (the image's
+-- initdb script and the local environment both run this file). psql variables:
+-- database, loader_role, loader_password_file, reader_role, reader_password_file;
+-- :'x' quotes a literal, :"x" an identifier.
+
+-- The passwords, read from their files by psql itself (`cat` is given only the
+-- path): never on a command line, where /proc/PID/cmdline shows them to anyone.
+\set loader_password `cat :'loader_password_file'`
+\set reader_password `cat :'reader_password_file'`
 
 -- The loader owns the data tables: a load builds a new table and swaps it in.
 CREATE ROLE :"loader_role" LOGIN PASSWORD :'loader_password';
--- The reader is what the API connects as: it can only SELECT.
+-- The reader is what the API connects as: it can only read.
 CREATE ROLE :"reader_role" LOGIN PASSWORD :'reader_password';
+\unset loader_password
+\unset reader_password
 
-GRANT CONNECT, TEMPORARY ON DATABASE :"database" TO :"loader_role", :"reader_role";
-REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+-- What PostgreSQL grants every role (PUBLIC) by default goes: connecting to any
+-- database, and creating temporary tables in it. This database admits the two
+-- roles, and neither may create temporary tables (no load or query needs one);
+-- the maintenance and template databases admit only the superuser.
+REVOKE ALL ON DATABASE :"database", postgres, template1 FROM PUBLIC;
+GRANT CONNECT ON DATABASE :"database" TO :"loader_role", :"reader_role";
+REVOKE ALL ON SCHEMA public FROM PUBLIC;
 GRANT USAGE, CREATE ON SCHEMA public TO :"loader_role";
 GRANT USAGE ON SCHEMA public TO :"reader_role";
 -- Tables the loader creates later (each load's new intron table) are readable too.
 ALTER DEFAULT PRIVILEGES FOR ROLE :"loader_role" IN SCHEMA public GRANT SELECT ON TABLES TO :"reader_role";
+-- Large objects are the one thing any role may create anywhere by default.
+REVOKE EXECUTE ON FUNCTION lo_creat(integer), lo_create(oid), lo_from_bytea(oid, bytea) FROM PUBLIC;
+
+-- A first guard, not the barrier: any session can SET this back off. The
+-- privileges above are what make writing impossible: the reader may SELECT the
+-- tables, USE the schema and EXECUTE the query functions 04-query.sql grants,
+-- and nothing else.
 ALTER ROLE :"reader_role" SET default_transaction_read_only = on;
