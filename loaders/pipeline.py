@@ -21,7 +21,6 @@ import os
 import queue
 import threading
 import time
-import zlib
 from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -29,7 +28,7 @@ from typing import BinaryIO, Iterator
 from tqdm import tqdm
 
 from loaders.shard_writer import ShardWriter
-from loaders.source import Source, SourceError
+from loaders.source import Source
 from snapthunder.endpoints import Endpoints
 from snapthunder.junctions import CheckedBlock, check_block
 
@@ -137,22 +136,22 @@ def load_junctions(
 
 
 def _blocks(source: Source) -> Iterator[tuple[bytes, int]]:
-    """(block of whole lines ending in a newline, number of its first line); CRLF becomes LF."""
+    """(block of whole lines ending in a newline, number of its first line); CRLF becomes LF.
+
+    Read errors, and an input that does not end properly, raise SourceError (source.py).
+    """
     line_number = 1
-    try:
-        while True:
-            block = source.lines.read(BLOCK_BYTES)
-            if not block:
-                return
-            block += source.lines.readline()
-            if not block.endswith(b"\n"):
-                block += b"\n"
-            if b"\r" in block:
-                block = block.replace(b"\r\n", b"\n")
-            yield block, line_number
-            line_number += block.count(b"\n")
-    except (OSError, EOFError, zlib.error) as error:
-        raise SourceError(f"{source.name}: unreadable after line {line_number - 1}: {error}") from None
+    while True:
+        block = source.lines.read(BLOCK_BYTES)
+        if not block:
+            return
+        block += source.lines.readline()
+        if not block.endswith(b"\n"):
+            block += b"\n"
+        if b"\r" in block:
+            block = block.replace(b"\r\n", b"\n")
+        yield block, line_number
+        line_number += block.count(b"\n")
 
 
 def _checked_blocks(blocks: Iterator[tuple[bytes, int]], workers: Pool | None,

@@ -22,28 +22,8 @@ from loaders.pipeline import load_junctions
 from loaders.shard_writer import ShardLoadError
 from snapthunder.plan import CHROMOSOMES
 from snapthunder.postgres_server import free_port
-from tests.conftest import DATA, junction_line, query_all_shards, write_gzip
-
-CHROMOSOME_SAMPLE = ["chr1", "chr10", "chr1_KI270706v1_random", "chr2", "chr21", "chrM", "chrUn_GL000220v1", "chrX"]
-
-
-def junction_lines(chromosomes=CHROMOSOME_SAMPLE, per_chromosome=50, first_id=0):
-    """Sorted, valid lines: `per_chromosome` junctions on each of `chromosomes`."""
-    snaptron_id = first_id
-    for chromosome in sorted(chromosomes):
-        for index in range(per_chromosome):
-            start = 1000 + index * 500
-            yield junction_line(snaptron_id, chromosome, start, start + 100 + index,
-                                ((sid, sid % 5 + 1) for sid in range(index % 7 + 1)))
-            snaptron_id += 1
-
-
-def rows_by_chromosome(endpoints) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for rows in query_all_shards(endpoints, "SELECT chromosome, count(*) FROM intron GROUP BY chromosome").values():
-        for chromosome, count in rows:
-            counts[chromosome] = counts.get(chromosome, 0) + count
-    return counts
+from tests.conftest import (CHROMOSOME_SAMPLE, DATA, junction_lines, query_all_shards, rows_by_chromosome,
+                            write_gzip)
 
 
 def test_rows_land_on_their_planned_shard_exactly_as_written(empty_shards, tmp_path):
