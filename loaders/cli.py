@@ -18,6 +18,7 @@ from loaders.pipeline import LoadSummary, RejectsFile, default_rejects_path, loa
 from loaders.samples import load_samples
 from loaders.shard_writer import ShardLoadError
 from loaders.source import SourceError
+from loaders.unique_ids import DuplicateIdError
 from snapthunder.endpoints import Endpoints, EndpointsError
 from snapthunder.targets import add_target_arguments, open_target
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except argparse.ArgumentTypeError as error:
         print(f"usage error: {error}", file=sys.stderr)
         return 2
-    except (EndpointsError, SourceError, ShardLoadError, psycopg2.Error, OSError) as error:
+    except (EndpointsError, SourceError, DuplicateIdError, ShardLoadError, psycopg2.Error, OSError) as error:
         if arguments.debug:
             raise
         print(f"error: {_one_line(error)}", file=sys.stderr)

@@ -25,14 +25,15 @@ from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+import numpy
 from tqdm import tqdm
 
 from loaders.shard_writer import ShardWriter
-from loaders.source import Source
+from loaders.source import Source, line_blocks
+from loaders.unique_ids import SeenIds, refuse_repeat
 from snapthunder.endpoints import Endpoints
 from snapthunder.junctions import CheckedBlock, check_block
 
-BLOCK_BYTES = 1 << 20
 BLOCKS_IN_FLIGHT_PER_JOB = 3
 
 
@@ -105,10 +106,14 @@ def load_junctions(
         route[chromosome] = writers[name]
         return writers[name]
 
+    seen = SeenIds()
     jobs = jobs or default_jobs()
     try:
         with _worker_pool(jobs) as workers, Source(source_name) as source, _progress_bar(source, progress) as bar:
-            for block, checked in _checked_blocks(_blocks(source), workers, jobs):
+            for block, checked in _checked_blocks(line_blocks(source), workers, jobs):
+                repeat = seen.first_repeat(numpy.frombuffer(checked.ids, numpy.int64))
+                if repeat is not None:
+                    raise refuse_repeat(source_name, plan, block, summary.lines + 1, checked, repeat)
                 view = memoryview(block)
                 for chromosome, start, end, count in checked.runs:
                     (route.get(chromosome) or writer_for(chromosome)).add(view[start:end], count)
@@ -133,25 +138,6 @@ def load_junctions(
     summary.rows_per_shard = {name: writer.rows for name, writer in sorted(writers.items())}
     summary.seconds = time.monotonic() - started
     return summary
-
-
-def _blocks(source: Source) -> Iterator[tuple[bytes, int]]:
-    """(block of whole lines ending in a newline, number of its first line); CRLF becomes LF.
-
-    Read errors, and an input that does not end properly, raise SourceError (source.py).
-    """
-    line_number = 1
-    while True:
-        block = source.lines.read(BLOCK_BYTES)
-        if not block:
-            return
-        block += source.lines.readline()
-        if not block.endswith(b"\n"):
-            block += b"\n"
-        if b"\r" in block:
-            block = block.replace(b"\r\n", b"\n")
-        yield block, line_number
-        line_number += block.count(b"\n")
 
 
 def _checked_blocks(blocks: Iterator[tuple[bytes, int]], workers: Pool | None,

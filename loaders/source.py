@@ -25,10 +25,11 @@ import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 GZIP_MAGIC = b"\x1f\x8b"
 READ_BUFFER = 1 << 20
+BLOCK_BYTES = 1 << 20
 # bgzip's end-of-file marker: an empty gzip member with the BC extra subfield (SAM/BAM spec, 4.1.2).
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 # What identifies BGZF: a gzip header with FEXTRA, whose first extra subfield is BC.
@@ -161,3 +162,22 @@ class Source:
             raise SourceError(f"{name}: cannot open: {error.strerror}") from None
         self.size = Path(name).stat().st_size
         return handle, None
+
+
+def line_blocks(source: Source) -> Iterator[tuple[bytes, int]]:
+    """(block of ~BLOCK_BYTES of whole lines, each ending in a newline, number of its first line); CRLF becomes LF.
+
+    Read errors, and an input that does not end properly, raise SourceError.
+    """
+    line_number = 1
+    while True:
+        block = source.lines.read(BLOCK_BYTES)
+        if not block:
+            return
+        block += source.lines.readline()
+        if not block.endswith(b"\n"):
+            block += b"\n"
+        if b"\r" in block:
+            block = block.replace(b"\r\n", b"\n")
+        yield block, line_number
+        line_number += block.count(b"\n")
