@@ -87,6 +87,10 @@ def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: SamplesF
         rows = summary.rows_per_shard.get(name)
         state = f"{rows:>12,} rows" if rows is not None else "   (untouched: no rows for it in this file)"
         print(f"  {name:<12} {state}   {' '.join(shard.chromosomes)}")
+    plan = endpoints.plan()
+    for name, removed in summary.removed.items():
+        for chromosome, rows in removed:
+            print(f"  {name}: removed {chromosome} ({rows:,} rows): the plan places it on {plan.shard_for(chromosome)}")
     if samples is not None:
         print(f"loaded {samples.rows:,} samples into every shard")
         if samples.rejects.count:

@@ -40,6 +40,7 @@ from loaders.source import Source, line_blocks
 from loaders.unique_ids import SeenIds, refuse_repeat
 from snapthunder.endpoints import Endpoints
 from snapthunder.junctions import CheckedBlock, check_block
+from snapthunder.plan import ShardPlan
 
 BLOCKS_IN_FLIGHT_PER_JOB = 3
 
@@ -55,6 +56,8 @@ class LoadSummary:
     rejects_path: Path | None = None
     seconds: float = 0.0
     recovered: list[str] = dataclasses.field(default_factory=list)   # what the load found a dead loader left
+    # shard → (chromosome, rows) it held that the plan places elsewhere, removed by this load
+    removed: dict[str, list[tuple[str, int]]] = dataclasses.field(default_factory=dict)
 
     @property
     def rows_loaded(self) -> int:
@@ -89,6 +92,10 @@ def load_junctions(
     try:
         with _worker_pool(jobs) as workers, Load(endpoints) as load:
             summary.recovered = load.recovered
+            summary.removed = _misplaced(load, plan)
+            for name, held in summary.removed.items():
+                writers[name] = ShardWriter(endpoints.shards[name], load.participants[name].connection, source_name,
+                                            endpoints.compilation, tuple(chromosome for chromosome, _ in held))
 
             def writer_for(chromosome: bytes) -> ShardWriter:
                 name = plan.shard_for(chromosome.decode())
@@ -132,6 +139,22 @@ def load_junctions(
     summary.rows_per_shard = {name: writer.rows for name, writer in sorted(writers.items())}
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _misplaced(load: Load, plan: ShardPlan) -> dict[str, list[tuple[str, int]]]:
+    """Per shard, the chromosomes (and their rows) it holds that the plan places elsewhere.
+
+    Read in each shard's load transaction: the load removes them, even from a
+    shard the file does not touch, so that answers never count a copy twice.
+    """
+    misplaced = {}
+    for name, participant in load.participants.items():
+        with participant.connection.cursor() as cursor:
+            cursor.execute("SELECT chromosome, row_count FROM chromosome_stats ORDER BY chromosome")
+            rows = dict(cursor.fetchall())
+        if removed := plan.misplaced(name, rows):
+            misplaced[name] = [(chromosome, rows[chromosome]) for chromosome in removed]
+    return misplaced
 
 
 def _vacuum(load: Load, writers: dict[str, ShardWriter]) -> None:

@@ -56,13 +56,19 @@ class _BatchStream:
 
 
 class ShardWriter:
-    """Feeds one shard on its load transaction's connection; `add` rows, then `finish` and `wait`, or `abort`."""
+    """Feeds one shard on its load transaction's connection; `add` rows, then `finish` and `wait`, or `abort`.
 
-    def __init__(self, shard: Shard, connection, source: str, compilation: str) -> None:
+    `removed` are chromosomes the shard holds that the plan places elsewhere:
+    the load replaces them with nothing, so no copy outlives a re-shard.
+    """
+
+    def __init__(self, shard: Shard, connection, source: str, compilation: str,
+                 removed: tuple[str, ...] = ()) -> None:
         self.shard = shard
         self.connection = connection
         self.source = source
         self.compilation = compilation
+        self.removed = removed
         self.rows = 0
         self.chromosomes: list[str] = []
         self.error: BaseException | None = None
@@ -124,7 +130,7 @@ class ShardWriter:
                 cursor.execute("SELECT begin_intron_load()")
                 cursor.copy_expert("COPY intron_staging FROM STDIN (FREEZE)", _BatchStream(self._batches), COPY_BUFFER)
                 cursor.execute("SELECT finish_intron_load(%s, %s, %s)",
-                               (self.chromosomes, self.source, self.compilation))
+                               (self.chromosomes + list(self.removed), self.source, self.compilation))
         except BaseException as error:  # reported to the loader's thread by _raise_if_failed
             self.error = error
 
