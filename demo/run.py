@@ -18,8 +18,9 @@ import psycopg2
 
 from bench import cli as bench_cli
 from bench import compilation as bench_compilation
-from loaders.pipeline import RejectsFile, load_junctions
-from loaders.samples import load_samples
+from loaders.pipeline import load_junctions
+from loaders.rejects import RejectsFile
+from loaders.samples import SamplesFile
 from snapthunder import endpoints as endpoints_module
 from snapthunder import localenv
 from snapthunder.endpoints import Endpoints, EndpointsError
@@ -44,10 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     _step("the GTEx-like compilation at the paper's density (generated once, then reused)")
     compilation = bench_compilation.prepare(bench_compilation.default_directory(scale), scale, progress)
     _step(f"loading {compilation.junctions_path} into {len(environment.shards)} shards (`python -m loaders`)")
-    summary = load_junctions(str(compilation.junctions_path), environment,
-                             compilation.directory / "junctions.rejects.tsv", progress=progress)
-    samples = load_samples(str(compilation.samples_path), environment,
-                           RejectsFile(compilation.directory / "samples.rejects.tsv"))
+    samples_rejects = RejectsFile(compilation.directory / "samples.rejects.tsv")
+    samples_file = SamplesFile(str(compilation.samples_path), environment.compilation, samples_rejects)
+    try:
+        summary = load_junctions(str(compilation.junctions_path), environment,
+                                 compilation.directory / "junctions.rejects.tsv", progress=progress,
+                                 samples=samples_file)
+    finally:
+        samples_rejects.close()
+    samples = samples_file.rows
     print(f"loaded {summary.rows_loaded:,} junctions in {summary.seconds:.1f} s "
           f"({summary.rows_loaded / summary.seconds:,.0f} rows/s), {samples:,} samples, {summary.rejected} rejected")
     _show_shards(environment)

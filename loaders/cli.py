@@ -14,10 +14,13 @@ from pathlib import Path
 
 import psycopg2
 
-from loaders.pipeline import LoadSummary, RejectsFile, default_rejects_path, load_junctions
-from loaders.samples import load_samples
+from loaders.pipeline import LoadSummary, load_junctions
+from loaders.rejects import RejectsFile, default_rejects_path
+from loaders.samples import SamplesFile
 from loaders.shard_writer import ShardLoadError
+from loaders.two_phase import recover
 from loaders.source import SourceError
+from loaders.unique_ids import DuplicateIdError
 from snapthunder.endpoints import Endpoints, EndpointsError
 from snapthunder.targets import add_target_arguments, open_target
 
@@ -26,9 +29,13 @@ def parser() -> argparse.ArgumentParser:
     result = argparse.ArgumentParser(
         prog="python -m loaders",
         description="Load a Snaptron junctions file into the shards of a snapthunder deployment. "
-                    "A load replaces the chromosomes the file contains, atomically per shard.",
+                    "A load replaces the chromosomes the file contains, on every shard or on none.",
     )
-    result.add_argument("file", metavar="FILE", help="junctions: .bgz, .gz or plain TSV; - for stdin; or an http(s) URL")
+    result.add_argument("file", metavar="FILE", nargs="?",
+                        help="junctions: .bgz, .gz or plain TSV; - for stdin; or an http(s) URL")
+    result.add_argument("--recover", action="store_true",
+                        help="instead of loading, finish or roll back a load that a dead loader left half-committed "
+                             "(every load does this first)")
     add_target_arguments(result)
     result.add_argument("--samples", metavar="PATH", help="also load this samples.tsv into every shard")
     result.add_argument("--rejects", type=Path, metavar="PATH",
@@ -42,38 +49,37 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = parser().parse_args(argv)
+    command_line = parser()
+    arguments = command_line.parse_args(argv)
+    if (arguments.file is None) == (not arguments.recover):
+        command_line.error("give either FILE or --recover")
+    samples_rejects = RejectsFile(default_rejects_path(arguments.samples)) if arguments.samples else None
     try:
         with open_target(arguments) as endpoints:
+            if arguments.recover:
+                print("\n".join(recover(endpoints)) or "nothing to recover: no shard holds a prepared load")
+                return 0
+            samples = SamplesFile(arguments.samples, endpoints.compilation, samples_rejects) if arguments.samples else None
             summary = load_junctions(arguments.file, endpoints, arguments.rejects, arguments.jobs,
-                                     progress=_show_progress(arguments.quiet))
-            samples = _load_samples(arguments, endpoints, summary)
+                                     progress=_show_progress(arguments.quiet), samples=samples)
     except argparse.ArgumentTypeError as error:
         print(f"usage error: {error}", file=sys.stderr)
         return 2
-    except (EndpointsError, SourceError, ShardLoadError, psycopg2.Error, OSError) as error:
+    except (EndpointsError, SourceError, DuplicateIdError, ShardLoadError, psycopg2.Error, OSError) as error:
         if arguments.debug:
             raise
         print(f"error: {_one_line(error)}", file=sys.stderr)
         return 1
+    finally:
+        if samples_rejects is not None:
+            samples_rejects.close()
     _print_summary(summary, endpoints, samples)
     return 0
 
 
-def _load_samples(arguments: argparse.Namespace, endpoints: Endpoints, summary: LoadSummary) -> int | None:
-    if not arguments.samples:
-        return None
-    rejects = RejectsFile(default_rejects_path(arguments.samples))
-    try:
-        loaded = load_samples(arguments.samples, endpoints, rejects)
-    finally:
-        rejects.close()
-    if rejects.count:
-        print(f"samples: {rejects.count:,} bad lines, see {rejects.path}", file=sys.stderr)
-    return loaded
-
-
-def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: int | None) -> None:
+def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: SamplesFile | None) -> None:
+    for line in summary.recovered:
+        print(line)
     rate = summary.rows_loaded / summary.seconds if summary.seconds else 0
     print(f"loaded {summary.rows_loaded:,} junctions from {summary.source} in {summary.seconds:.1f} s "
           f"({rate:,.0f} rows/s)")
@@ -81,8 +87,14 @@ def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: int | No
         rows = summary.rows_per_shard.get(name)
         state = f"{rows:>12,} rows" if rows is not None else "   (untouched: no rows for it in this file)"
         print(f"  {name:<12} {state}   {' '.join(shard.chromosomes)}")
+    plan = endpoints.plan()
+    for name, removed in summary.removed.items():
+        for chromosome, rows in removed:
+            print(f"  {name}: removed {chromosome} ({rows:,} rows): the plan places it on {plan.shard_for(chromosome)}")
     if samples is not None:
-        print(f"loaded {samples:,} samples into every shard")
+        print(f"loaded {samples.rows:,} samples into every shard")
+        if samples.rejects.count:
+            print(f"samples: {samples.rejects.count:,} bad lines, see {samples.rejects.path}", file=sys.stderr)
     if summary.rejected:
         print(f"rejected {summary.rejected:,} of {summary.lines:,} lines: see {summary.rejects_path}")
 

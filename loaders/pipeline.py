@@ -6,10 +6,11 @@ workers let it use every core while the shards parse their COPY streams), in
 a bounded window so memory does not grow with the file, and their results
 are taken back in file order. Each run of good lines goes to the writer of its
 shard (created when the shard's first line arrives, so a shard the file does
-not touch is left alone); bad lines go to the rejects file with their line
-number and reason and never stop the load. When the input ends every shard
-builds its indexes, and only when all are ready is each committed: any
-failure rolls every shard back.
+not touch keeps its junctions); bad lines go to the rejects file with their
+line number and reason and never stop the load. When the input ends every
+shard builds its indexes, the samples (if any) are written in each shard's
+transaction, and only when all are ready are they prepared and committed
+(two_phase.py): a failure before that leaves every shard as it was.
 """
 
 from __future__ import annotations
@@ -19,21 +20,28 @@ import dataclasses
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 import time
-import zlib
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.pool import Pool
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Iterator
 
+import numpy
+import psycopg2
 from tqdm import tqdm
 
-from loaders.shard_writer import ShardWriter
-from loaders.source import Source, SourceError
+from loaders.rejects import RejectsFile, default_rejects_path
+from loaders.samples import SamplesFile
+from loaders.shard_writer import ShardWriter, describe_error
+from loaders.two_phase import Load
+from loaders.source import Source, line_blocks
+from loaders.unique_ids import SeenIds, refuse_repeat
 from snapthunder.endpoints import Endpoints
 from snapthunder.junctions import CheckedBlock, check_block
+from snapthunder.plan import ShardPlan
 
-BLOCK_BYTES = 1 << 20
 BLOCKS_IN_FLIGHT_PER_JOB = 3
 
 
@@ -47,36 +55,13 @@ class LoadSummary:
     rows_per_shard: dict[str, int] = dataclasses.field(default_factory=dict)
     rejects_path: Path | None = None
     seconds: float = 0.0
+    recovered: list[str] = dataclasses.field(default_factory=list)   # what the load found a dead loader left
+    # shard → (chromosome, rows) it held that the plan places elsewhere, removed by this load
+    removed: dict[str, list[tuple[str, int]]] = dataclasses.field(default_factory=dict)
 
     @property
     def rows_loaded(self) -> int:
         return sum(self.rows_per_shard.values())
-
-
-class RejectsFile:
-    """`line<TAB>reason<TAB>original line` per bad line; created on the first one."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.count = 0
-        self._handle: BinaryIO | None = None
-
-    def add(self, line_number: int, reason: str, line: bytes) -> None:
-        if self._handle is None:
-            self._handle = open(self.path, "wb")
-            self._handle.write(b"# line\treason\toriginal line\n")
-        self._handle.write(f"{line_number}\t{reason}\t".encode() + line.rstrip(b"\r\n") + b"\n")
-        self.count += 1
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-
-
-def default_rejects_path(source: str) -> Path:
-    """`junctions.bgz` → `./junctions.bgz.rejects.tsv`; `-` → `./stdin.rejects.tsv`."""
-    name = "stdin" if source == "-" else source.rstrip("/").rsplit("/", 1)[-1]
-    return Path(f"{name}.rejects.tsv")
 
 
 def default_jobs() -> int:
@@ -89,44 +74,64 @@ def load_junctions(
     rejects_path: Path | None = None,
     jobs: int | None = None,
     progress: bool = False,
+    samples: SamplesFile | None = None,
 ) -> LoadSummary:
-    """Load a junctions file into the shards of `endpoints`; raises on data, I/O or shard errors."""
+    """Load a junctions file (and `samples`) into the shards of `endpoints`, on all or none of them.
+
+    Raises on data, I/O or shard errors, with nothing changed unless the
+    message says otherwise (a failure during the commit: two_phase.py).
+    """
     started = time.monotonic()
     summary = LoadSummary(source_name)
     plan = endpoints.plan()
     writers: dict[str, ShardWriter] = {}
     route: dict[bytes, ShardWriter] = {}
     rejects = RejectsFile(rejects_path or default_rejects_path(source_name))
-
-    def writer_for(chromosome: bytes) -> ShardWriter:
-        name = plan.shard_for(chromosome.decode())
-        if name not in writers:
-            writers[name] = ShardWriter(endpoints.shards[name], source_name, endpoints.compilation)
-        writers[name].chromosomes.append(chromosome.decode())
-        route[chromosome] = writers[name]
-        return writers[name]
-
+    seen = SeenIds()
     jobs = jobs or default_jobs()
     try:
-        with _worker_pool(jobs) as workers, Source(source_name) as source, _progress_bar(source, progress) as bar:
-            for block, checked in _checked_blocks(_blocks(source), workers, jobs):
-                view = memoryview(block)
-                for chromosome, start, end, count in checked.runs:
-                    (route.get(chromosome) or writer_for(chromosome)).add(view[start:end], count)
-                for line_number, reason, line in checked.rejects:
-                    rejects.add(line_number, reason, line)
-                summary.lines += checked.lines
-                _show(bar, source, summary.lines, started)
-        for writer in writers.values():
-            writer.finish()
-        for writer in writers.values():
-            writer.wait()
-        for writer in writers.values():
-            writer.commit()
-    except BaseException:
-        for writer in writers.values():
-            writer.rollback()
-        raise
+        with _worker_pool(jobs) as workers, Load(endpoints) as load:
+            summary.recovered = load.recovered
+            summary.removed = _misplaced(load, plan)
+            for name, held in summary.removed.items():
+                writers[name] = ShardWriter(endpoints.shards[name], load.participants[name].connection, source_name,
+                                            endpoints.compilation, tuple(chromosome for chromosome, _ in held))
+
+            def writer_for(chromosome: bytes) -> ShardWriter:
+                name = plan.shard_for(chromosome.decode())
+                if name not in writers:
+                    writers[name] = ShardWriter(endpoints.shards[name], load.participants[name].connection,
+                                                source_name, endpoints.compilation)
+                writers[name].chromosomes.append(chromosome.decode())
+                route[chromosome] = writers[name]
+                return writers[name]
+
+            try:
+                with Source(source_name) as source, _progress_bar(source, progress) as bar:
+                    for block, checked in _checked_blocks(line_blocks(source), workers, jobs):
+                        repeat = seen.first_repeat(numpy.frombuffer(checked.ids, numpy.int64))
+                        if repeat is not None:
+                            raise refuse_repeat(source_name, plan, block, summary.lines + 1, checked, repeat)
+                        view = memoryview(block)
+                        for chromosome, start, end, count in checked.runs:
+                            (route.get(chromosome) or writer_for(chromosome)).add(view[start:end], count)
+                        for line_number, reason, line in checked.rejects:
+                            rejects.add(line_number, reason, line)
+                        summary.lines += checked.lines
+                        _show(bar, source, summary.lines, started)
+                for writer in writers.values():
+                    writer.finish()
+                for writer in writers.values():
+                    writer.wait()
+            except BaseException:
+                for writer in writers.values():
+                    writer.abort()
+                raise
+            if samples is not None:
+                for participant in load.participants.values():
+                    samples.write(participant)
+            load.commit()
+            _vacuum(load, writers)
     finally:
         rejects.close()
     summary.rejected = rejects.count
@@ -136,23 +141,42 @@ def load_junctions(
     return summary
 
 
-def _blocks(source: Source) -> Iterator[tuple[bytes, int]]:
-    """(block of whole lines ending in a newline, number of its first line); CRLF becomes LF."""
-    line_number = 1
-    try:
-        while True:
-            block = source.lines.read(BLOCK_BYTES)
-            if not block:
-                return
-            block += source.lines.readline()
-            if not block.endswith(b"\n"):
-                block += b"\n"
-            if b"\r" in block:
-                block = block.replace(b"\r\n", b"\n")
-            yield block, line_number
-            line_number += block.count(b"\n")
-    except (OSError, EOFError, zlib.error) as error:
-        raise SourceError(f"{source.name}: unreadable after line {line_number - 1}: {error}") from None
+def _misplaced(load: Load, plan: ShardPlan) -> dict[str, list[tuple[str, int]]]:
+    """Per shard, the chromosomes (and their rows) it holds that the plan places elsewhere.
+
+    Read in each shard's load transaction: the load removes them, even from a
+    shard the file does not touch, so that answers never count a copy twice.
+    """
+    misplaced = {}
+    for name, participant in load.participants.items():
+        with participant.connection.cursor() as cursor:
+            cursor.execute("SELECT chromosome, row_count FROM chromosome_stats ORDER BY chromosome")
+            rows = dict(cursor.fetchall())
+        if removed := plan.misplaced(name, rows):
+            misplaced[name] = [(chromosome, rows[chromosome]) for chromosome in removed]
+    return misplaced
+
+
+def _vacuum(load: Load, writers: dict[str, ShardWriter]) -> None:
+    """VACUUM each rewritten intron table, in parallel, once every shard has committed.
+
+    COPY FREEZE already marked the new rows all-visible; VACUUM does the same
+    for rows kept from the previous table, so counts stay index-only scans.
+    Statistics were gathered before the swap (finish_intron_load's ANALYZE).
+    The load is committed by now: a shard that fails to VACUUM is a warning.
+    """
+    def vacuum(name: str) -> None:
+        connection = load.participants[name].connection
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM intron")
+        except psycopg2.Error as error:
+            print(f"warning: {load.participants[name].shard.describe()}: VACUUM after the load failed "
+                  f"({describe_error(error)}): counts are slower until autovacuum runs", file=sys.stderr)
+
+    with ThreadPoolExecutor(max_workers=max(len(writers), 1)) as pool:
+        list(pool.map(vacuum, writers))
 
 
 def _checked_blocks(blocks: Iterator[tuple[bytes, int]], workers: Pool | None,

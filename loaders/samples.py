@@ -2,12 +2,14 @@
 
 The file is small (one row per sample, ~10 K–300 K rows) and every shard gets
 a full copy, so the API can answer `/samples` and the registry from any shard
-that is up. Each shard is replaced in one transaction: the old samples stay
-until the new ones are all in. With the lines go the header
-(shard_metadata `samples_header`), each column's type (`sample_field`, what
-the registry lists: sample_fields.py), the load's time as the Python 2 float
-text that `/samples?check_for_update=1` prints (`samples_loaded_at`) and the
-compilation's name.
+that is up. The samples are written in each shard's load transaction, with the
+junctions, so they are committed on every shard or on none (two_phase.py);
+TRUNCATE makes readers of the old samples wait for that commit rather than
+see old samples on one shard and new ones on another. With the lines go the
+header (shard_metadata `samples_header`), each column's type (`sample_field`,
+what the registry lists: sample_fields.py), the load's time as the Python 2
+float text that `/samples?check_for_update=1` prints (`samples_loaded_at`)
+and the compilation's name.
 """
 
 from __future__ import annotations
@@ -18,54 +20,59 @@ from typing import Iterator
 
 import psycopg2
 
-from loaders.pipeline import RejectsFile
+from loaders.rejects import RejectsFile
 from loaders.sample_fields import FieldTypes, SampleFieldsError, shipped_types
-from loaders.shard_writer import ShardLoadError, describe_error
+from loaders.shard_writer import SET_METADATA, ShardLoadError, describe_error
 from loaders.source import Source
+from loaders.two_phase import Participant
 from snapthunder import wire
-from snapthunder.endpoints import Endpoints
 
 _RAIL_ID = re.compile(rb"\d{1,9}")
-SET_METADATA = ("INSERT INTO shard_metadata (key, value) VALUES (%s, %s) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 
 
-def load_samples(path: str, endpoints: Endpoints, rejects: RejectsFile) -> int:
-    """Replace every shard's samples with `path`'s; bad lines go to `rejects`. Returns rows loaded."""
-    with Source(path) as source:
-        header = source.lines.readline().rstrip(b"\r\n")
-    if not header.startswith(b"rail_id\t"):
-        raise ShardLoadError(f"{path}: line 1 must be the header, starting with rail_id<TAB>; "
-                             f"got {header[:40].decode('utf-8', 'replace')!r}")
-    try:
-        shipped = shipped_types(path)
-    except SampleFieldsError as error:
-        raise ShardLoadError(str(error)) from None
-    fields = FieldTypes(header.decode().split("\t"))
-    loaded_at = wire.python_float_text(time.time())
-    loaded = 0
-    for shard in endpoints.shards.values():
-        connection = psycopg2.connect(**shard.connect_arguments())
+class SamplesFile:
+    """A samples.tsv, its header and shipped types checked when opened, written into one shard at a time.
+
+    The first shard's COPY notes the rejects and infers the column types;
+    the others get the same rows and types.
+    """
+
+    def __init__(self, path: str, compilation: str, rejects: RejectsFile) -> None:
+        self.path = path
+        self.compilation = compilation
+        self.rejects = rejects
+        self.rows: int | None = None
+        with Source(path) as source:
+            self.header = source.lines.readline().rstrip(b"\r\n")
+        if not self.header.startswith(b"rail_id\t"):
+            raise ShardLoadError(f"{path}: line 1 must be the header, starting with rail_id<TAB>; "
+                                 f"got {self.header[:40].decode('utf-8', 'replace')!r}")
         try:
-            with connection, connection.cursor() as cursor:
-                cursor.execute("DELETE FROM sample")
-                first = loaded == 0
-                stream = _CopyStream(_sample_rows(path, len(fields.names), rejects if first else None,
-                                                  fields if first else None))
+            self.shipped = shipped_types(path)
+        except SampleFieldsError as error:
+            raise ShardLoadError(str(error)) from None
+        self.fields = FieldTypes(self.header.decode().split("\t"))
+        self.loaded_at = wire.python_float_text(time.time())
+
+    def write(self, participant: Participant) -> None:
+        """Replace the shard's samples inside its load transaction; sets `rows`."""
+        first = self.rows is None
+        try:
+            with participant.connection.cursor() as cursor:
+                cursor.execute("TRUNCATE sample, sample_field")
+                stream = _CopyStream(_sample_rows(self.path, len(self.fields.names), self.rejects if first else None,
+                                                  self.fields if first else None))
                 cursor.copy_expert("COPY sample (rail_id, line) FROM STDIN", stream)
-                cursor.execute("DELETE FROM sample_field")
                 cursor.executemany("INSERT INTO sample_field (position, name, type) VALUES (%s, %s, %s)",
                                    [(position, name, kind) for position, (name, kind)
-                                    in enumerate(fields.types(shipped))])
-                for key, value in (("samples_header", header.decode()), ("samples_loaded_at", loaded_at),
-                                   ("compilation", endpoints.compilation)):
+                                    in enumerate(self.fields.types(self.shipped))])
+                for key, value in (("samples_header", self.header.decode()), ("samples_loaded_at", self.loaded_at),
+                                   ("compilation", self.compilation)):
                     cursor.execute(SET_METADATA, (key, value))
-                loaded = stream.rows
         except psycopg2.Error as error:
-            raise ShardLoadError(f"{shard.describe()}: loading {path}: {describe_error(error)}") from None
-        finally:
-            connection.close()
-    return loaded
+            raise ShardLoadError(f"{participant.shard.describe()}: loading {self.path}: {describe_error(error)}; "
+                                 "nothing changed") from None
+        self.rows = stream.rows
 
 
 def _sample_rows(path: str, columns: int, rejects: RejectsFile | None,

@@ -1,17 +1,18 @@
 """One shard's side of a load: a thread that COPYs batches into a new table.
 
-Everything a writer does runs in one transaction (see the shard SQL's
-03-load.sql): begin_intron_load() makes an empty staging table, COPY FREEZE
-fills it, finish_intron_load() keeps the chromosomes this load does not carry,
-builds the indexes and swaps the tables. The transaction is committed only
-when the loader says so, after every shard has finished; a writer that fails,
-or a loader that dies, leaves its shard exactly as it was.
+The writer works inside its shard's load transaction (two_phase.py opens it,
+and prepares and commits it once every shard is ready): begin_intron_load()
+makes an empty staging table, COPY FREEZE fills it, finish_intron_load()
+keeps the chromosomes this load does not replace, builds the indexes and
+swaps the tables (see the shard SQL's 03-load.sql). A writer that fails, or
+a loader that dies, before the commit leaves its shard exactly as it was.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+
 import psycopg2
 
 from snapthunder.endpoints import Shard
@@ -19,10 +20,12 @@ from snapthunder.endpoints import Shard
 BATCH_BYTES = 1 << 18
 QUEUE_BATCHES = 16
 COPY_BUFFER = 1 << 18
+SET_METADATA = ("INSERT INTO shard_metadata (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 
 
 class ShardLoadError(RuntimeError):
-    """A shard refused or lost the load; the message names the shard."""
+    """A shard refused or lost the load; the message names the shard and what state the shards are in."""
 
 
 class LoadAborted(Exception):
@@ -53,20 +56,25 @@ class _BatchStream:
 
 
 class ShardWriter:
-    """Feeds one shard; `send` batches, then `finish`, then `commit` or `rollback`."""
+    """Feeds one shard on its load transaction's connection; `add` rows, then `finish` and `wait`, or `abort`.
 
-    def __init__(self, shard: Shard, source: str, compilation: str) -> None:
+    `removed` are chromosomes the shard holds that the plan places elsewhere:
+    the load replaces them with nothing, so no copy outlives a re-shard.
+    """
+
+    def __init__(self, shard: Shard, connection, source: str, compilation: str,
+                 removed: tuple[str, ...] = ()) -> None:
         self.shard = shard
+        self.connection = connection
         self.source = source
         self.compilation = compilation
+        self.removed = removed
         self.rows = 0
         self.chromosomes: list[str] = []
         self.error: BaseException | None = None
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._batches: "queue.Queue[bytes | None]" = queue.Queue(maxsize=QUEUE_BATCHES)
-        self._decision: "queue.Queue[bool]" = queue.Queue(maxsize=1)
-        self._finished = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"load-{shard.name}", daemon=True)
         self._thread.start()
 
@@ -88,33 +96,19 @@ class ShardWriter:
         self._send(_END)
 
     def wait(self) -> None:
-        """Block until the shard is ready to commit; raise ShardLoadError if it failed."""
-        while not self._finished.wait(0.2):
-            if not self._thread.is_alive():
-                break
+        """Block until the shard's part of the load is done; raise ShardLoadError if it failed."""
+        while self._thread.is_alive():
+            self._thread.join(0.2)
         self._raise_if_failed()
 
-    def commit(self) -> None:
-        """Commit the finished load (call after `wait`), then VACUUM.
-
-        COPY FREEZE already marked the new rows all-visible; VACUUM does the same
-        for rows kept from the previous table, so counts stay index-only scans.
-        Statistics were gathered before the swap (finish_intron_load's ANALYZE).
-        """
-        self._decision.put(True)
-        self._thread.join()
-        self._raise_if_failed()
-
-    def rollback(self) -> None:
-        """Abandon the load wherever the writer is: in COPY, in the index build or waiting."""
-        if not self._thread.is_alive():
-            return
-        self._decision.put(False)
+    def abort(self) -> None:
+        """Abandon the load wherever the writer is: in COPY or in the index build (the statement is cancelled)."""
         while self._thread.is_alive():
             try:
                 self._batches.put_nowait(_ABORT)
             except queue.Full:
                 pass
+            self.connection.cancel()
             self._thread.join(0.1)
 
     def _send(self, batch: bytes | None) -> None:
@@ -131,27 +125,14 @@ class ShardWriter:
             raise ShardLoadError(f"{self.shard.describe()}: {describe_error(self.error)}") from self.error
 
     def _run(self) -> None:
-        connection = None
         try:
-            connection = psycopg2.connect(**self.shard.connect_arguments())
-            with connection.cursor() as cursor:
+            with self.connection.cursor() as cursor:
                 cursor.execute("SELECT begin_intron_load()")
                 cursor.copy_expert("COPY intron_staging FROM STDIN (FREEZE)", _BatchStream(self._batches), COPY_BUFFER)
-                cursor.execute("SELECT finish_intron_load(%s, %s, %s)", (self.chromosomes, self.source, self.compilation))
-            self._finished.set()
-            if self._decision.get():
-                connection.commit()
-                connection.autocommit = True
-                with connection.cursor() as cursor:
-                    cursor.execute("VACUUM intron")
-            else:
-                connection.rollback()
+                cursor.execute("SELECT finish_intron_load(%s, %s, %s)",
+                               (self.chromosomes + list(self.removed), self.source, self.compilation))
         except BaseException as error:  # reported to the loader's thread by _raise_if_failed
             self.error = error
-            self._finished.set()
-        finally:
-            if connection is not None:
-                connection.close()
 
 
 def describe_error(error: BaseException) -> str:
@@ -160,4 +141,3 @@ def describe_error(error: BaseException) -> str:
         hint = error.diag.message_hint
         return " ".join(part for part in (error.diag.message_primary, detail, hint and f"({hint})") if part)
     return str(error).strip() or type(error).__name__
-

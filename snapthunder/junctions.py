@@ -10,6 +10,7 @@ its column's type.
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import re
 
@@ -44,7 +45,7 @@ _FIELD_MEANING: tuple[str, ...] = (
 _FIELDS = tuple(re.compile(pattern) for pattern in FIELD_PATTERNS)
 
 # The fast check captures only the columns it reads again (fewer groups, ~25% faster).
-_CAPTURED = {"chromosome", "start", "end", "length", "samples", "samples_count"}
+_CAPTURED = {"snaptron_id", "chromosome", "start", "end", "length", "samples", "samples_count"}
 _LINE_PATTERN = b"\t".join(
     (b"(" if name in _CAPTURED else b"(?:") + pattern + b")" for name, pattern in zip(COLUMNS, FIELD_PATTERNS)
 )
@@ -63,12 +64,15 @@ class CheckedBlock:
 
     A run is where its lines stand in the block (newlines included: what COPY
     reads), not a copy of them, so a checker process sends back a few numbers
-    per block rather than the block again.
+    per block rather than the block again. `ids` are the good lines'
+    snaptron_ids in block order (8 bytes each), for the loader's check that
+    no id repeats across the file (loaders/unique_ids.py).
     """
 
     lines: int
     runs: list[tuple[bytes, int, int, int]]        # (chromosome, start offset, end offset, row count)
     rejects: list[tuple[int, str, bytes]]          # (line number, reason, line)
+    ids: array.array                               # signed 64-bit, one per row of the runs
 
 
 def check(line: bytes) -> bytes:
@@ -79,7 +83,7 @@ def check(line: bytes) -> bytes:
     problem = _inconsistency(match)
     if problem:
         raise BadLine(problem)
-    return match[1]
+    return match[2]
 
 
 def check_block(block: bytes, first_line_number: int) -> CheckedBlock:
@@ -92,16 +96,17 @@ def check_block(block: bytes, first_line_number: int) -> CheckedBlock:
     """
     runs: list[tuple[bytes, int, int, int]] = []
     rejects: list[tuple[int, str, bytes]] = []
+    ids = array.array("q")
     run_start = position = rows = 0
     chromosome = b""
     for match in _LINES.finditer(block):
         problem = _inconsistency(match)
-        if match.start() != position or problem or match[1] != chromosome:
+        if match.start() != position or problem or match[2] != chromosome:
             if rows:
                 runs.append((chromosome, run_start, position, rows))
             if match.start() != position:
                 _reject_lines(block, position, match.start(), first_line_number, rejects)
-            chromosome, run_start, rows = match[1], match.start(), 0
+            chromosome, run_start, rows = match[2], match.start(), 0
             if problem:
                 line_number = first_line_number + block.count(b"\n", 0, match.start())
                 rejects.append((line_number, problem, block[match.start():match.end() - 1]))
@@ -109,12 +114,13 @@ def check_block(block: bytes, first_line_number: int) -> CheckedBlock:
                 chromosome = b""
         if not problem:
             rows += 1
+            ids.append(int(match[1]))
         position = match.end()
     if rows:
         runs.append((chromosome, run_start, position, rows))
     if position != len(block):
         _reject_lines(block, position, len(block), first_line_number, rejects)
-    return CheckedBlock(block.count(b"\n"), runs, rejects)
+    return CheckedBlock(block.count(b"\n"), runs, rejects, ids)
 
 
 def _reject_lines(block: bytes, start: int, end: int, first_line_number: int, rejects: list) -> None:
@@ -125,7 +131,7 @@ def _reject_lines(block: bytes, start: int, end: int, first_line_number: int, re
 
 def _inconsistency(match: re.Match) -> str | None:
     """What is wrong between the columns of a well-formed line, if anything."""
-    _, start, end, length, samples, samples_count = match.groups()
+    _, _, start, end, length, samples, samples_count = match.groups()
     start, end = int(start), int(end)
     if start < 1 or end < start:
         return f"start {start} and end {end}: need 1 <= start <= end"

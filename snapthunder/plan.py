@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Mapping
+from typing import Iterable, Mapping
 
 # GRCh38 primary assembly, in karyotype order (UCSC hg38 chrom.sizes).
 GRCH38_LENGTHS: Mapping[str, int] = {
@@ -85,6 +85,10 @@ class ShardPlan:
         if parent and parent.group(1) in owners:
             return owners[parent.group(1)]
         return self.catch_all
+
+    def misplaced(self, shard: str, chromosomes: Iterable[str]) -> list[str]:
+        """Those of `chromosomes` (held by `shard`) that the plan places elsewhere: copies a re-shard left behind."""
+        return [chromosome for chromosome in chromosomes if self.shard_for(chromosome) != shard]
 
 
 def plan_shards(setting: int | str) -> ShardPlan:

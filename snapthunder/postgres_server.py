@@ -113,10 +113,10 @@ class PostgresServer:
         except ServerError as error:
             raise ServerError(f"{error}\n{self.log_tail()}") from None
 
-    def stop(self) -> None:
-        """Stop at once (fast shutdown); a server that is not running is fine."""
+    def stop(self, mode: str = "fast") -> None:
+        """Stop at once (fast shutdown; `immediate` is a crash, for tests); a server that is not running is fine."""
         if self.is_running():
-            self._run("pg_ctl", "--pgdata", str(self.data_dir), "--mode", "fast", "--wait", "stop")
+            self._run("pg_ctl", "--pgdata", str(self.data_dir), "--mode", mode, "--wait", "stop")
 
     def is_running(self) -> bool:
         if not (self.data_dir / "postmaster.pid").exists():

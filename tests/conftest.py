@@ -95,6 +95,44 @@ def junction_line(snaptron_id: int, chromosome: str, start: int, end: int, sampl
     )))
 
 
+CHROMOSOME_SAMPLE = ["chr1", "chr10", "chr1_KI270706v1_random", "chr2", "chr21", "chrM", "chrUn_GL000220v1", "chrX"]
+
+
+def junction_lines(chromosomes=CHROMOSOME_SAMPLE, per_chromosome=50, first_id=0) -> Iterator[str]:
+    """Sorted, valid lines: `per_chromosome` junctions on each of `chromosomes`."""
+    snaptron_id = first_id
+    for chromosome in sorted(chromosomes):
+        for index in range(per_chromosome):
+            start = 1000 + index * 500
+            yield junction_line(snaptron_id, chromosome, start, start + 100 + index,
+                                ((sid, sid % 5 + 1) for sid in range(index % 7 + 1)))
+            snaptron_id += 1
+
+
+def rows_by_chromosome(endpoints: Endpoints) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for rows in query_all_shards(endpoints, "SELECT chromosome, count(*) FROM intron GROUP BY chromosome").values():
+        for chromosome, count in rows:
+            counts[chromosome] = counts.get(chromosome, 0) + count
+    return counts
+
+
+# Everything a load may change on a shard, as fingerprints: equal before and after means nothing changed.
+SHARD_CONTENTS = """
+    SELECT (SELECT count(*) FROM intron),
+           (SELECT md5(coalesce(string_agg(intron::text, E'\n' ORDER BY snaptron_id), '')) FROM intron),
+           (SELECT string_agg(chromosome || '=' || row_count, ',' ORDER BY chromosome) FROM chromosome_stats),
+           (SELECT count(*) FROM load_history),
+           (SELECT md5(coalesce(string_agg(sample::text, E'\n' ORDER BY rail_id), '')) FROM sample),
+           (SELECT string_agg(key || '=' || value, ',' ORDER BY key) FROM shard_metadata)
+"""
+
+
+def shard_contents(endpoints: Endpoints) -> dict[str, list[tuple]]:
+    """Per shard, fingerprints of its junctions, statistics, history, samples and metadata."""
+    return query_all_shards(endpoints, SHARD_CONTENTS)
+
+
 def write_gzip(path: Path, lines: Iterable[str]) -> Path:
     with gzip.open(path, "wt") as handle:
         for line in lines:

@@ -22,28 +22,8 @@ from loaders.pipeline import load_junctions
 from loaders.shard_writer import ShardLoadError
 from snapthunder.plan import CHROMOSOMES
 from snapthunder.postgres_server import free_port
-from tests.conftest import DATA, junction_line, query_all_shards, write_gzip
-
-CHROMOSOME_SAMPLE = ["chr1", "chr10", "chr1_KI270706v1_random", "chr2", "chr21", "chrM", "chrUn_GL000220v1", "chrX"]
-
-
-def junction_lines(chromosomes=CHROMOSOME_SAMPLE, per_chromosome=50, first_id=0):
-    """Sorted, valid lines: `per_chromosome` junctions on each of `chromosomes`."""
-    snaptron_id = first_id
-    for chromosome in sorted(chromosomes):
-        for index in range(per_chromosome):
-            start = 1000 + index * 500
-            yield junction_line(snaptron_id, chromosome, start, start + 100 + index,
-                                ((sid, sid % 5 + 1) for sid in range(index % 7 + 1)))
-            snaptron_id += 1
-
-
-def rows_by_chromosome(endpoints) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for rows in query_all_shards(endpoints, "SELECT chromosome, count(*) FROM intron GROUP BY chromosome").values():
-        for chromosome, count in rows:
-            counts[chromosome] = counts.get(chromosome, 0) + count
-    return counts
+from tests.conftest import (CHROMOSOME_SAMPLE, DATA, junction_lines, query_all_shards, rows_by_chromosome,
+                            shard_contents, write_gzip)
 
 
 def test_rows_land_on_their_planned_shard_exactly_as_written(empty_shards, tmp_path):
@@ -112,14 +92,48 @@ def test_after_a_load_the_metadata_statistics_and_visibility_map_are_current(emp
     assert analyzed[shard] == [(True, float(on_shard))]
 
 
-def test_a_duplicate_id_fails_the_load_naming_the_shard_and_changes_nothing(empty_shards, tmp_path):
+def _repeat_id(lines: list[str], source_index: int, target_index: int) -> list[str]:
+    """`lines` with line `target_index` given the snaptron_id of line `source_index` (0-based)."""
+    repeated = lines[source_index].split("\t", 1)[0]
+    lines[target_index] = repeated + "\t" + lines[target_index].split("\t", 1)[1]
+    return lines
+
+
+@pytest.mark.parametrize("second, where", [(5, "both chr1 on shard-0"), (25, "chr1 on shard-0, chr2 on shard-1")])
+def test_a_repeated_id_fails_the_load_naming_both_lines_and_shards_and_changes_nothing(
+        empty_shards, tmp_path, capsys, second, where):
+    assert [empty_shards.plan().shard_for(name) for name in ("chr1", "chr2")] == ["shard-0", "shard-1"]
     load_junctions(str(write_gzip(tmp_path / "first.gz", junction_lines())), empty_shards)
-    before = rows_by_chromosome(empty_shards)
-    lines = list(junction_lines(["chr1", "chr2"], 10, 500))
-    lines[5] = lines[5].replace("505\t", "500\t", 1)
-    with pytest.raises(ShardLoadError, match=r"shard-\d \(chr1.*duplicate snaptron_id: Key \(snaptron_id\)=\(500\) is duplicated"):
-        load_junctions(str(write_gzip(tmp_path / "dup.gz", lines)), empty_shards)
-    assert rows_by_chromosome(empty_shards) == before
+    before = shard_contents(empty_shards)
+    lines = _repeat_id(list(junction_lines(["chr1", "chr2"], 20, 500)), 2, second)
+    source = write_gzip(tmp_path / "dup.gz", lines)
+    assert main([str(source), "--outputs", str(_outputs(empty_shards)), "--quiet",
+                 "--rejects", str(tmp_path / "r.tsv")]) == 1
+    assert capsys.readouterr().err == (f"error: {source}: lines 3 and {second + 1} both have snaptron_id 502 ({where}): "
+                                       "snaptron_id must be unique within a compilation; remove or renumber one of "
+                                       "them and load again\n")
+    assert shard_contents(empty_shards) == before
+
+
+def test_a_repeated_id_on_stdin_names_the_line_that_repeats_it(empty_shards, tmp_path):
+    """Two blocks apart (a block is ~1 MB): the first copy was in a block that stdin cannot give again."""
+    lines = _repeat_id(list(junction_lines(["chr1", "chr2"], 10_000, 500)), 2, 15_000)
+    assert len("\n".join(lines[:15_000])) > 1 << 20
+    result = subprocess.run([sys.executable, "-m", "loaders", "-", "--outputs", str(_outputs(empty_shards)), "--quiet"],
+                            input="\n".join(lines) + "\n", capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == ("error: -: line 15,001 (chr2 on shard-1) repeats snaptron_id 502 of an earlier line (stdin "
+                             "cannot be read again to say which): snaptron_id must be unique within a compilation; "
+                             "remove or renumber one of them and load again\n")
+    assert rows_by_chromosome(empty_shards) == {}
+
+
+def test_an_id_already_held_for_a_chromosome_the_load_keeps_is_refused_by_the_shard(empty_shards, tmp_path):
+    load_junctions(str(write_gzip(tmp_path / "first.gz", junction_lines(["chr1"], 10))), empty_shards)
+    before = shard_contents(empty_shards)
+    with pytest.raises(ShardLoadError, match=r"shard-0 \(chr1.*duplicate snaptron_id: Key \(snaptron_id\)=\(3\) is duplicated"):
+        load_junctions(str(write_gzip(tmp_path / "chr10.gz", junction_lines(["chr10"], 5, 3))), empty_shards)
+    assert shard_contents(empty_shards) == before
 
 
 def test_a_load_killed_midway_leaves_each_shard_as_before_and_a_rerun_completes(empty_shards, tmp_path):
