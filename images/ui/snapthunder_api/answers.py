@@ -25,13 +25,15 @@ import json
 import math
 from typing import Callable, Iterator
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 
 from snapthunder import statements, wire
 from snapthunder.query import Query, split_query_string
+from snapthunder.region_sets import IndexedQuery
 
 from snapthunder_api.access_log import RequestLog
 from snapthunder_api.copy_stream import CopyTextDecoder, Failure, ShardReader, Streams
+from snapthunder_api.deadline import Deadline
 from snapthunder_api.errors import ApiError, marker_line
 from snapthunder_api.shards import Deployment
 
@@ -77,11 +79,12 @@ def leading_column(deployment: Deployment, query: Query) -> str:
 
 def junctions(deployment: Deployment, query: Query, log: RequestLog) -> Response:
     """One query's rows from every shard that holds some, merged in (chromosome, start, end) order."""
+    deadline = _request_deadline([query])
     if query.count_only:
-        return _count_answer(_count(deployment, query, log), log, query)
+        return _count_answer(_count(deployment, query, log, deadline), log, query)
     part = Part(query, leading_column(deployment, query), "json" if query.format == "json" else "tsv")
     if query.format == "json":
-        streams = _open(deployment, part, log)
+        streams = _open(deployment, part, log, deadline)
         feed = RowFeed(streams, query.limit, deployment.settings, log)
         return _streamed(_json_body(feed, query), wire.JSON_CONTENT_TYPE, lambda: streams.close())
     header = "\t".join(query.output_columns) + "\n" if query.header else ""
@@ -90,12 +93,13 @@ def junctions(deployment: Deployment, query: Query, log: RequestLog) -> Response
 
 def in_order(deployment: Deployment, parts: list[Part], header: bytes, log: RequestLog) -> Response:
     """Every part's rows one after another, after `header`; the first part is asked before answering."""
+    deadline = _request_deadline([part.query for part in parts])
     opened: list[Streams | None] = [None]
     first_count = None
     if parts[0].query.count_only:
-        first_count = _count(deployment, parts[0].query, log)
+        first_count = _count(deployment, parts[0].query, log, deadline)
     else:
-        opened[0] = _open(deployment, parts[0], log)
+        opened[0] = _open(deployment, parts[0], log, deadline)
 
     def body() -> Iterator[bytes]:
         if header:
@@ -104,10 +108,10 @@ def in_order(deployment: Deployment, parts: list[Part], header: bytes, log: Requ
             yield part.preamble
             try:
                 if part.query.count_only:
-                    total = first_count if index == 0 else _count(deployment, part.query, log)
+                    total = first_count if index == 0 else _count(deployment, part.query, log, deadline)
                     yield f"{part.leading}\t{total}\n".encode()
                     continue
-                streams = opened[0] if index == 0 else _open(deployment, part, log)
+                streams = opened[0] if index == 0 else _open(deployment, part, log, deadline)
             except ApiError as error:
                 log.outcome = "error"
                 yield marker_line(error).encode()
@@ -139,28 +143,37 @@ def streamed_rows(feed: "RowFeed", streams: Streams) -> Response:
     return _streamed(body(), wire.TSV_CONTENT_TYPE, streams.close)
 
 
-def open_streams(deployment: Deployment, makers: dict) -> Streams:
+def open_streams(deployment: Deployment, makers: dict, deadline: Deadline) -> Streams:
     """Start one reader per shard and wait until each has begun (or failed: raised here, before any byte)."""
     settings = deployment.settings
     timeout = settings["statement_timeout_seconds"]
     readers = [ShardReader(deployment.pool(name), make, timeout, settings["client_stall_seconds"])
                for name, make in makers.items()]
     wait = timeout + settings["connect_timeout_seconds"] + settings["pool_wait_seconds"] + 5
-    streams = Streams(readers, wait)
+    streams = Streams(readers, wait, deadline)
     streams.start(deployment.executor())
     return streams
 
 
-def _open(deployment: Deployment, part: Part, log: RequestLog) -> Streams:
+def _request_deadline(queries: list[Query]) -> Deadline:
+    """The request's deadline (g.deadline, started with the request), named by these queries' size."""
+    g.deadline.describe(queries)
+    return g.deadline
+
+
+def _open(deployment: Deployment, part: Part, log: RequestLog, deadline: Deadline) -> Streams:
     """The streams of one part's rows: every shard its query needs, one COPY per chromosome."""
     row_limit = int(min(part.query.limit or math.inf, deployment.settings["row_cap"] + 1))
-    return _shard_streams(deployment, part.query, log, lambda chromosome: statements.select_statement(
-        part.query, chromosome, part.leading, part.form, row_limit))
+    indexed = IndexedQuery(part.query)
+    return _shard_streams(deployment, part.query, log, deadline, lambda chromosome: statements.select_statement(
+        indexed, chromosome, part.leading, part.form, row_limit))
 
 
-def _count(deployment: Deployment, query: Query, log: RequestLog) -> int:
+def _count(deployment: Deployment, query: Query, log: RequestLog, deadline: Deadline) -> int:
     """`fields=rc`: the number of rows, summed over the shards (computed before answering)."""
-    streams = _shard_streams(deployment, query, log, lambda chromosome: statements.count_statement(query, chromosome))
+    indexed = IndexedQuery(query)
+    streams = _shard_streams(deployment, query, log, deadline,
+                             lambda chromosome: statements.count_statement(indexed, chromosome))
     try:
         items = list(streams.chunks())
     finally:
@@ -171,7 +184,7 @@ def _count(deployment: Deployment, query: Query, log: RequestLog) -> int:
     return sum(int(line) for item in items for line in item.split())
 
 
-def _shard_streams(deployment: Deployment, query: Query, log: RequestLog,
+def _shard_streams(deployment: Deployment, query: Query, log: RequestLog, deadline: Deadline,
                    select_for: Callable[[str], tuple]) -> Streams:
     """One COPY of `select_for(chromosome)` per chromosome, on every shard `query` needs; noted in the log."""
     plan = statements.shards_to_ask(query, deployment.endpoints().plan())
@@ -184,7 +197,7 @@ def _shard_streams(deployment: Deployment, query: Query, log: RequestLog,
                     for select, parameters in [select_for(chromosome)]]
         return make
 
-    return open_streams(deployment, {name: statements_for(chromosomes) for name, chromosomes in plan.items()})
+    return open_streams(deployment, {name: statements_for(chromosomes) for name, chromosomes in plan.items()}, deadline)
 
 
 def _chromosomes(cursor, chromosomes: tuple[str, ...] | None) -> list[str]:

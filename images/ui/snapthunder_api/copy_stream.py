@@ -34,6 +34,7 @@ from typing import Callable, Iterator
 import psycopg2
 import psycopg2.extensions
 
+from snapthunder_api.deadline import Deadline
 from snapthunder_api.errors import ApiError, shard_failure
 from snapthunder_api.shards import ShardPool
 
@@ -167,21 +168,32 @@ class _QueueSink(io.RawIOBase):
 class Streams:
     """The readers of one answer: started together, read in key order, closed once."""
 
-    def __init__(self, readers: list[ShardReader], wait_seconds: float) -> None:
+    def __init__(self, readers: list[ShardReader], wait_seconds: float, deadline: Deadline) -> None:
         self.readers = readers
         self.wait_seconds = wait_seconds
+        self.deadline = deadline
         self.submitted: list[ShardReader] = []
 
     def start(self, executor: Executor) -> None:
-        """Start every reader and wait for its first bytes; raise the first failure, if any."""
+        """Start every reader and wait for its first bytes; raise the first failure, if any.
+
+        The wait ends at the shard's own bound or at the request's deadline,
+        whichever comes first, and the 504 names the one that ended it.
+        """
+        if self.deadline.passed():
+            raise self.deadline.error()
+        started = time.monotonic()
         for reader in self.readers:
             executor.submit(reader.run)
             self.submitted.append(reader)
-        deadline = time.monotonic() + self.wait_seconds
+        waited_until = started + min(self.wait_seconds, self.deadline.remaining())
         for reader in self.readers:
-            if not reader.started_event.wait(max(0.0, deadline - time.monotonic())):
+            if not reader.started_event.wait(max(0.0, waited_until - time.monotonic())):
                 self.close()
-                raise ApiError(504, f"{reader.pool.shard.describe()} sent nothing for {self.wait_seconds:g} s")
+                if self.deadline.passed():
+                    raise self.deadline.error()
+                raise ApiError(504, f"{reader.pool.shard.describe()} sent nothing for "
+                                    f"{time.monotonic() - started:.0f} s after it was asked")
         failures = [reader.failure for reader in self.readers if reader.failure is not None]
         if failures:
             self.close()
@@ -193,6 +205,9 @@ class Streams:
         for unit in units:
             waited = 0.0
             while True:
+                if self.deadline.passed():
+                    yield Failure(self.deadline.error())
+                    return
                 try:
                     item = unit.chunks.get(timeout=PUT_POLL_SECONDS)
                 except queue.Empty:
