@@ -248,8 +248,8 @@ def test_the_settings_table_in_the_docs_is_the_one_the_code_renders():
     assert markdown_table() in readme, "README's settings table is stale: paste markdown_table() again"
 
 
-def _requests_in_one_minute(client, text: str, method: str = "get", **options) -> str:
-    """The whole answer, which must come complete (no marker line) well within the tests' bound."""
+def _complete_answer(client, text: str, method: str = "get", **options) -> str:
+    """The whole answer, which must be complete: a 200 and no marker line."""
     response = getattr(client, method)(URL, query_string=text, **options)
     body = response.get_data(as_text=True)
     assert response.status_code == 200 and "\n#" not in body, body[-300:]
@@ -269,7 +269,7 @@ def test_ten_thousand_regions_on_one_chromosome_merge_and_answer_like_their_dist
     regions += distinct[:10_000 - len(regions)]
     generator.shuffle(regions)
     parameters = "&".join(filter(None, [modifier, "fields=snaptron_id,chromosome,start,end"]))
-    body = _requests_in_one_minute(client, "", "post", data={"groups": base64.b64encode(
+    body = _complete_answer(client, "", "post", data={"groups": base64.b64encode(
         f"group=g&{parameters}&regions={','.join(regions)}".encode()).decode()})
     expected = expected_tsv(reference, f"{parameters}&regions={','.join(distinct + inner)}").splitlines()[1:]
     assert len(regions) == 10_000 and len(expected) >= 100
@@ -280,7 +280,7 @@ def test_ten_thousand_contigs_answer_and_plan_in_time_linear_in_their_number(cli
     """Each contig's statement is built from its own regions: 10x the contigs is about 10x the work, not 100x."""
     real = "chr1:1000000-1010000,chr2:1000000-1010000"
     contigs = lambda count: ",".join(f"chrUn_c{index}v1:1-1000" for index in range(count))
-    body = _requests_in_one_minute(client, "", "post", data={"groups": base64.b64encode(
+    body = _complete_answer(client, "", "post", data={"groups": base64.b64encode(
         f"group=g&regions={contigs(9_998)},{real}".encode()).decode()})
     expected = expected_tsv(api_dataset.reference, f"regions={real}").splitlines()[1:]
     assert body.splitlines()[1:] == ["g" + line[len("GTEx:I"):] for line in expected] and expected
@@ -308,7 +308,7 @@ def test_a_bulk_post_of_ten_thousand_queries_answers_in_order_with_each_querys_b
     anchors = random.Random(4).sample(reference.by_chromosome["chr2"], 50)
     texts = [f"regions=chr2:{anchor.key[1]}-{anchor.key[1] + 5_000}" for anchor in anchors]
     queries = [f"group=q{index}&{texts[index % len(texts)]}" for index in range(10_000)]
-    body = _requests_in_one_minute(client, "", "post", data={"groups": base64.b64encode(
+    body = _complete_answer(client, "", "post", data={"groups": base64.b64encode(
         "|||".join(queries).encode()).decode()})
     rows = {text: expected_tsv(reference, text).splitlines(keepends=True)[1:] for text in texts}
     expected = "".join(["\t".join(("Group", *COLUMNS)) + "\n"] + [
@@ -344,5 +344,24 @@ def test_a_request_past_its_bound_after_rows_ends_with_the_marker_naming_it(api_
         assert body.startswith(HEADER) and body.count("\n") > 100
         assert body.splitlines()[-1] == ("#ERROR 504 this request (1 region) ran past its 1 s bound "
                                          "(request_seconds); split it into smaller requests")
+    finally:
+        app.extensions["snapthunder"].close()
+
+
+def test_a_client_reading_one_shards_rows_slowly_is_not_stalled_on_the_next_shard(api_environment, api_dataset):
+    """The stall clock is the client's last read from any shard: chr2's reader waits while chr1 is read."""
+    app = create_app({"endpoints": str(api_environment.extra["outputs"]), "client_stall_seconds": 1.0})
+    text = "regions=chr1:1-10000000,chr2:1-250000000&fields=snaptron_id,chromosome,start,end,samples"
+    try:
+        response = app.test_client().get(URL, query_string=text, buffered=False)
+        started, pieces = time.monotonic(), []
+        for piece in response.response:
+            pieces.append(piece)
+            if time.monotonic() - started < 3.0:
+                time.sleep(0.02)
+        response.close()
+        body = b"".join(pieces).decode()
+        assert time.monotonic() - started > 1.5, "the client must read for longer than the stall bound"
+        assert body == expected_tsv(api_dataset.reference, text)
     finally:
         app.extensions["snapthunder"].close()
