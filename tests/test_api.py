@@ -9,6 +9,7 @@ error shape, SQL injection in every parameter and fuzzed query strings.
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import time
@@ -20,7 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies
 
 from snapthunder import query as query_language
+from snapthunder import statements
 from snapthunder.junctions import COLUMNS
+from snapthunder.plan import plan_shards
+from snapthunder.region_sets import IndexedQuery
 from snapthunder_api import create_app
 from snapthunder_api.settings import markdown_table
 
@@ -242,3 +246,122 @@ def test_the_settings_table_in_the_docs_is_the_one_the_code_renders():
     assert markdown_table() in (repository / "docs" / "API.md").read_text()
     readme = (repository / "README.md").read_text()
     assert markdown_table() in readme, "README's settings table is stale: paste markdown_table() again"
+
+
+def _complete_answer(client, text: str, method: str = "get", **options) -> str:
+    """The whole answer, which must be complete: a 200 and no marker line."""
+    response = getattr(client, method)(URL, query_string=text, **options)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "\n#" not in body, body[-300:]
+    return body
+
+
+@pytest.mark.parametrize("modifier", ["", "contains=1", "either=1", "either=2", "exact=1"])
+def test_ten_thousand_regions_on_one_chromosome_merge_and_answer_like_their_distinct_ones(client, api_dataset,
+                                                                                         modifier):
+    """Repeats, regions inside others and neighbours merge: the answer is each row once, in order."""
+    generator = random.Random(9)
+    reference = api_dataset.reference
+    anchors = generator.sample(reference.by_chromosome["chr1"], 100)
+    distinct = [f"chr1:{anchor.key[1]}-{anchor.key[2]}" for anchor in anchors]
+    inner = [f"chr1:{anchor.key[1] + 1}-{anchor.key[2] - 1}" for anchor in anchors if anchor.key[2] - anchor.key[1] > 2]
+    regions = (distinct + inner) * (10_000 // len(distinct + inner))
+    regions += distinct[:10_000 - len(regions)]
+    generator.shuffle(regions)
+    parameters = "&".join(filter(None, [modifier, "fields=snaptron_id,chromosome,start,end"]))
+    body = _complete_answer(client, "", "post", data={"groups": base64.b64encode(
+        f"group=g&{parameters}&regions={','.join(regions)}".encode()).decode()})
+    expected = expected_tsv(reference, f"{parameters}&regions={','.join(distinct + inner)}").splitlines()[1:]
+    assert len(regions) == 10_000 and len(expected) >= 100
+    assert body.splitlines()[1:] == ["g" + line[len("GTEx:I"):] for line in expected]
+
+
+def test_ten_thousand_contigs_answer_and_plan_in_time_linear_in_their_number(client, api_dataset):
+    """Each contig's statement is built from its own regions: 10x the contigs is about 10x the work, not 100x."""
+    real = "chr1:1000000-1010000,chr2:1000000-1010000"
+    contigs = lambda count: ",".join(f"chrUn_c{index}v1:1-1000" for index in range(count))
+    body = _complete_answer(client, "", "post", data={"groups": base64.b64encode(
+        f"group=g&regions={contigs(9_998)},{real}".encode()).decode()})
+    expected = expected_tsv(api_dataset.reference, f"regions={real}").splitlines()[1:]
+    assert body.splitlines()[1:] == ["g" + line[len("GTEx:I"):] for line in expected] and expected
+
+    plan = plan_shards(4)
+
+    def planning_seconds(count: int) -> float:
+        query = query_language.parse(query_language.split_query_string(f"regions={contigs(count)}"), 10_000)
+        best = float("inf")
+        for _ in range(3):
+            started = time.process_time()
+            indexed = IndexedQuery(query)
+            for chromosomes in statements.shards_to_ask(query, plan).values():
+                for chromosome in chromosomes:
+                    statements.select_statement(indexed, chromosome, "GTEx:I")
+            best = min(best, time.process_time() - started)
+        return best
+
+    small, large = planning_seconds(1_000), planning_seconds(10_000)
+    assert large < 30 * small, f"1,000 contigs: {small:.3f} s; 10,000: {large:.3f} s (linear is ~10x)"
+
+
+def test_a_bulk_post_of_ten_thousand_queries_answers_in_order_with_each_querys_bytes(client, api_dataset):
+    reference = api_dataset.reference
+    anchors = random.Random(4).sample(reference.by_chromosome["chr2"], 50)
+    texts = [f"regions=chr2:{anchor.key[1]}-{anchor.key[1] + 5_000}" for anchor in anchors]
+    queries = [f"group=q{index}&{texts[index % len(texts)]}" for index in range(10_000)]
+    body = _complete_answer(client, "", "post", data={"groups": base64.b64encode(
+        "|||".join(queries).encode()).decode()})
+    rows = {text: expected_tsv(reference, text).splitlines(keepends=True)[1:] for text in texts}
+    expected = "".join(["\t".join(("Group", *COLUMNS)) + "\n"] + [
+        f"q{index}" + line[len("GTEx:I"):] for index in range(10_000) for line in rows[texts[index % len(texts)]]])
+    assert body == expected
+
+
+def test_a_request_past_its_own_bound_gets_a_504_naming_the_request_not_a_shard(api_environment):
+    app = create_app({"endpoints": str(api_environment.extra["outputs"]), "request_seconds": 1e-6})
+    try:
+        text = "regions=" + ",".join(f"chr1:{start}-{start + 10}" for start in range(1, 30_001, 10))
+        response = app.test_client().get(URL, query_string=text)
+        assert response.status_code == 504
+        assert response.get_data(as_text=True) == (
+            "#ERROR 504 this request (3,000 regions) ran past its 1e-06 s bound (request_seconds); "
+            "split it into smaller requests\n")
+    finally:
+        app.extensions["snapthunder"].close()
+
+
+def test_a_request_past_its_bound_after_rows_ends_with_the_marker_naming_it(api_environment):
+    app = create_app({"endpoints": str(api_environment.extra["outputs"]), "request_seconds": 1.0})
+    try:
+        response = app.test_client().get(URL, query_string="regions=chr1:1-25000000", buffered=False)
+        assert response.status_code == 200
+        chunks = iter(response.response)
+        first = b""
+        while first.count(b"\n") <= 100:  # the header, then the first rows (the answer has 124 k)
+            first += next(chunks)
+        time.sleep(1.5)
+        body = (first + b"".join(chunks)).decode()
+        response.close()
+        assert body.startswith(HEADER) and body.count("\n") > 100
+        assert body.splitlines()[-1] == ("#ERROR 504 this request (1 region) ran past its 1 s bound "
+                                         "(request_seconds); split it into smaller requests")
+    finally:
+        app.extensions["snapthunder"].close()
+
+
+def test_a_client_reading_one_shards_rows_slowly_is_not_stalled_on_the_next_shard(api_environment, api_dataset):
+    """The stall clock is the client's last read from any shard: chr2's reader waits while chr1 is read."""
+    app = create_app({"endpoints": str(api_environment.extra["outputs"]), "client_stall_seconds": 1.0})
+    text = "regions=chr1:1-10000000,chr2:1-250000000&fields=snaptron_id,chromosome,start,end,samples"
+    try:
+        response = app.test_client().get(URL, query_string=text, buffered=False)
+        started, pieces = time.monotonic(), []
+        for piece in response.response:
+            pieces.append(piece)
+            if time.monotonic() - started < 3.0:
+                time.sleep(0.02)
+        response.close()
+        body = b"".join(pieces).decode()
+        assert time.monotonic() - started > 1.5, "the client must read for longer than the stall bound"
+        assert body == expected_tsv(api_dataset.reference, text)
+    finally:
+        app.extensions["snapthunder"].close()

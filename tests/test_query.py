@@ -12,6 +12,7 @@ from snapthunder import statements
 from snapthunder.junctions import COLUMNS
 from snapthunder.plan import plan_shards
 from snapthunder.query import QueryError, RangeFilter, Region
+from snapthunder.region_sets import IndexedQuery
 
 MAX_ITEMS = 50
 
@@ -216,7 +217,7 @@ def test_values_reach_the_sql_only_as_parameters():
     hostile = "chr1'; DROP TABLE intron; --"
     query = q.Query(selections=(q.Selection(regions=(Region(hostile, 1, 2),),
                                             filters=(RangeFilter("strand", "=", "'+"),)),), sids=(1,))
-    statement, parameters = statements.select_statement(query, hostile, "gtex:I'--")
+    statement, parameters = statements.select_statement(IndexedQuery(query), hostile, "gtex:I'--")
     text = _render(statement)
     assert "DROP" not in text and "'--" not in text and "'+" not in text
     assert hostile in parameters.values() and "gtex:I'--" in parameters.values()
@@ -224,14 +225,14 @@ def test_values_reach_the_sql_only_as_parameters():
 
 
 def test_plain_overlap_is_bounded_by_the_longest_junction_and_modifiers_by_the_region():
-    overlap = _render(statements.select_statement(parse("regions=chr1:5-9"), "chr1", "g:I")[0])
+    overlap = _render(statements.select_statement(IndexedQuery(parse("regions=chr1:5-9")), "chr1", "g:I")[0])
     assert "max_length FROM chromosome_stats" in overlap
-    contained = _render(statements.select_statement(parse("regions=chr1:5-9&contains=1"), "chr1", "g:I")[0])
+    contained = _render(statements.select_statement(IndexedQuery(parse("regions=chr1:5-9&contains=1")), "chr1", "g:I")[0])
     assert "max_length" not in contained and 'intron."end" <= ' in contained
-    json_rows = _render(statements.select_statement(parse("regions=chr1:5-9&limit=3"), "chr1", "g:I", "json",
+    json_rows = _render(statements.select_statement(IndexedQuery(parse("regions=chr1:5-9&limit=3")), "chr1", "g:I", "json",
                                                       row_limit=3)[0])
-    assert json_rows.startswith("SELECT json_build_array(") and json_rows.endswith("LIMIT %(p5)s")
-    bed = _render(statements.select_statement(parse("regions=chr1:5-9&score_by=coverage_avg&sids=3"), "chr1", None,
+    assert json_rows.startswith("SELECT json_build_array(") and json_rows.endswith("ORDER BY wanted.position LIMIT %(p7)s")
+    bed = _render(statements.select_statement(IndexedQuery(parse("regions=chr1:5-9&score_by=coverage_avg&sids=3")), "chr1", None,
                                               "bed")[0])
     assert bed.startswith("SELECT intron.chromosome, intron.start - 1, intron.\"end\", 'junc', "
                           "python_float_text(\"projected\".\"coverage_avg\"), intron.strand")
@@ -243,6 +244,22 @@ def _render(composed: sql.Composable) -> str:
         return "".join(_render(part) for part in composed.seq)
     if isinstance(composed, sql.Placeholder):
         return f"%({composed.name})s"
+    if isinstance(composed, sql.Literal):
+        return str(composed.wrapped)
     if isinstance(composed, sql.Identifier):
         return ".".join('"' + name.replace('"', '""') + '"' for name in composed.strings)
     return composed.string
+
+
+@pytest.mark.parametrize("modifier", ["", "&contains=1", "&either=1", "&either=2", "&exact=1"])
+def test_a_chromosomes_statement_is_the_same_sql_for_one_region_or_ten_thousand(modifier):
+    """Regions travel as arrays, never as one OR branch each; overlapping ones are merged first."""
+    def statement(count: int):
+        regions = ",".join(f"chr1:{start}-{start + 500}" for start in range(1, 1000 * count, 1000))
+        query = q.parse(q.split_query_string(f"regions={regions}{modifier}"), 10_000)
+        return statements.select_statement(IndexedQuery(query), "chr1", "g:I")
+    (one, _), (many, values) = statement(1), statement(10_000)
+    assert _render(one) == _render(many) and " OR " not in _render(many)
+    assert max(len(value) for value in values.values() if isinstance(value, list)) == 10_000
+    merged = IndexedQuery(parse("regions=chr1:1-10,chr1:5-20,chr1:21-30,chr1:40-50" + modifier))
+    assert len(merged.on("chr1").windows) == (4 if "exact" in modifier else 2)  # exact reads each start alone

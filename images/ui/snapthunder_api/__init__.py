@@ -21,13 +21,14 @@ import re
 import sys
 from typing import Any, Mapping
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from snapthunder.query import QueryError
 
 from snapthunder_api import settings as settings_module
 from snapthunder_api.access_log import RequestLog
+from snapthunder_api.deadline import Deadline
 from snapthunder_api.errors import ApiError, error_response, wants_json
 from snapthunder_api.shards import Deployment
 
@@ -53,7 +54,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(module.blueprint)
     app.wsgi_app = _CollapseSlashes(app.wsgi_app)
 
-    app.before_request(_start_log)
+    app.before_request(_start_request)
     app.after_request(_finish_log)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(QueryError, lambda error: _api_error(ApiError(400, str(error), error.parameter)))
@@ -75,8 +76,10 @@ class _CollapseSlashes:
         return self.application(environ, start_response)
 
 
-def _start_log() -> None:
+def _start_request() -> None:
+    """The request's access-log line and its deadline (request_seconds) start now."""
     g.request_log = RequestLog(request.method, request.path, request.query_string.decode("latin-1"))
+    g.deadline = Deadline(current_app.extensions[EXTENSION].settings["request_seconds"])
 
 
 def _finish_log(response):

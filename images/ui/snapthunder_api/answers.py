@@ -14,8 +14,9 @@ it runs. How an answer ends tells the client whether it is complete:
   `#ERROR <status> <message>`; JSON's `error` member holds it.
 
 `limit=` is not a cap: an answer cut at the requested limit is complete.
-The first part's shards are asked before the status line goes out, so a
+Every shard the parts need is asked before the status line goes out, so a
 shard that is down, or a statement that fails at once, is a real 503/504/500.
+Every wait ends at the request's deadline (`request_seconds`, deadline.py).
 """
 
 from __future__ import annotations
@@ -25,13 +26,15 @@ import json
 import math
 from typing import Callable, Iterator
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 
 from snapthunder import statements, wire
 from snapthunder.query import Query, split_query_string
+from snapthunder.region_sets import IndexedQuery
 
 from snapthunder_api.access_log import RequestLog
 from snapthunder_api.copy_stream import CopyTextDecoder, Failure, ShardReader, Streams
+from snapthunder_api.deadline import Deadline
 from snapthunder_api.errors import ApiError, marker_line
 from snapthunder_api.shards import Deployment
 
@@ -77,11 +80,12 @@ def leading_column(deployment: Deployment, query: Query) -> str:
 
 def junctions(deployment: Deployment, query: Query, log: RequestLog) -> Response:
     """One query's rows from every shard that holds some, merged in (chromosome, start, end) order."""
+    deadline = _request_deadline([query])
     if query.count_only:
-        return _count_answer(_count(deployment, query, log), log, query)
+        return _count_answer(_count(deployment, query, log, deadline), log, query)
     part = Part(query, leading_column(deployment, query), "json" if query.format == "json" else "tsv")
     if query.format == "json":
-        streams = _open(deployment, part, log)
+        streams = _open(deployment, [part], log, deadline)
         feed = RowFeed(streams, query.limit, deployment.settings, log)
         return _streamed(_json_body(feed, query), wire.JSON_CONTENT_TYPE, lambda: streams.close())
     header = "\t".join(query.output_columns) + "\n" if query.header else ""
@@ -89,31 +93,30 @@ def junctions(deployment: Deployment, query: Query, log: RequestLog) -> Response
 
 
 def in_order(deployment: Deployment, parts: list[Part], header: bytes, log: RequestLog) -> Response:
-    """Every part's rows one after another, after `header`; the first part is asked before answering."""
-    opened: list[Streams | None] = [None]
-    first_count = None
-    if parts[0].query.count_only:
-        first_count = _count(deployment, parts[0].query, log)
-    else:
-        opened[0] = _open(deployment, parts[0], log)
+    """Every part's rows one after another, after `header`, all parts' statements asked before answering.
+
+    One reader per shard runs every part's statements on one connection,
+    a few statements ahead of the client (copy_stream.UNITS_AHEAD): a bulk
+    POST of 10,000 small queries then costs a statement per query, not a
+    thread hand-over and a pool checkout each, waited for in turn.
+    """
+    deadline = _request_deadline([part.query for part in parts])
+    streams = _open(deployment, parts, log, deadline)
 
     def body() -> Iterator[bytes]:
         if header:
             yield header
         for index, part in enumerate(parts):
             yield part.preamble
-            try:
-                if part.query.count_only:
-                    total = first_count if index == 0 else _count(deployment, part.query, log)
-                    yield f"{part.leading}\t{total}\n".encode()
-                    continue
-                streams = opened[0] if index == 0 else _open(deployment, part, log)
-            except ApiError as error:
-                log.outcome = "error"
-                yield marker_line(error).encode()
-                return
-            opened[0] = streams
-            feed = RowFeed(streams, part.query.limit, deployment.settings, log)
+            if part.query.count_only:
+                try:
+                    yield f"{part.leading}\t{_total(streams.chunks(index))}\n".encode()
+                except ApiError as error:
+                    log.outcome = "error"
+                    yield marker_line(error).encode()
+                    return
+                continue
+            feed = RowFeed(streams, part.query.limit, deployment.settings, log, index)
             yield from feed
             ending = feed.ending()
             if ending:
@@ -121,7 +124,7 @@ def in_order(deployment: Deployment, parts: list[Part], header: bytes, log: Requ
                 return
         log.outcome = "complete"
 
-    return _streamed(body(), wire.TSV_CONTENT_TYPE, lambda: opened[0] and opened[0].close())
+    return _streamed(body(), wire.TSV_CONTENT_TYPE, streams.close)
 
 
 def text_answer(body: str, log: RequestLog) -> Response:
@@ -139,57 +142,82 @@ def streamed_rows(feed: "RowFeed", streams: Streams) -> Response:
     return _streamed(body(), wire.TSV_CONTENT_TYPE, streams.close)
 
 
-def open_streams(deployment: Deployment, makers: dict) -> Streams:
+def open_streams(deployment: Deployment, makers: dict, deadline: Deadline) -> Streams:
     """Start one reader per shard and wait until each has begun (or failed: raised here, before any byte)."""
     settings = deployment.settings
     timeout = settings["statement_timeout_seconds"]
     readers = [ShardReader(deployment.pool(name), make, timeout, settings["client_stall_seconds"])
                for name, make in makers.items()]
     wait = timeout + settings["connect_timeout_seconds"] + settings["pool_wait_seconds"] + 5
-    streams = Streams(readers, wait)
+    streams = Streams(readers, wait, deadline)
     streams.start(deployment.executor())
     return streams
 
 
-def _open(deployment: Deployment, part: Part, log: RequestLog) -> Streams:
-    """The streams of one part's rows: every shard its query needs, one COPY per chromosome."""
-    row_limit = int(min(part.query.limit or math.inf, deployment.settings["row_cap"] + 1))
-    return _shard_streams(deployment, part.query, log, lambda chromosome: statements.select_statement(
-        part.query, chromosome, part.leading, part.form, row_limit))
+def _request_deadline(queries: list[Query]) -> Deadline:
+    """The request's deadline (g.deadline, started with the request), named by these queries' size."""
+    g.deadline.describe(queries)
+    return g.deadline
 
 
-def _count(deployment: Deployment, query: Query, log: RequestLog) -> int:
+def _open(deployment: Deployment, parts: list[Part], log: RequestLog, deadline: Deadline) -> Streams:
+    """The streams of the parts' rows (or counts): one COPY per part and chromosome, keyed (part, chromosome).
+
+    Each shard's reader gets the statements of every part that needs it, in
+    key order; they are built on the reader's thread, from each part's
+    regions indexed once (region_sets).
+    """
+    plan = deployment.endpoints().plan()
+    row_cap = deployment.settings["row_cap"]
+    wanted: dict[str, list[tuple[int, tuple[str, ...] | None, Callable[[str], tuple]]]] = {}
+    for index, part in enumerate(parts):
+        select_for = _select_for(part, IndexedQuery(part.query), int(min(part.query.limit or math.inf, row_cap + 1)))
+        for name, chromosomes in statements.shards_to_ask(part.query, plan).items():
+            wanted.setdefault(name, []).append((index, chromosomes, select_for))
+    log.shards = sorted(set(log.shards) | set(wanted))
+
+    def statements_for(entries) -> Callable:
+        def make(cursor):
+            held: list[str] = []
+            made = []
+            for index, chromosomes, select_for in entries:
+                if chromosomes is None:
+                    held = held or _held_chromosomes(cursor)
+                for chromosome in held if chromosomes is None else chromosomes:
+                    select, parameters = select_for(chromosome)
+                    made.append(((index, chromosome), cursor.mogrify(statements.copy_statement(select), parameters)))
+            return made
+        return make
+
+    return open_streams(deployment, {name: statements_for(entries) for name, entries in wanted.items()}, deadline)
+
+
+def _select_for(part: Part, indexed: IndexedQuery, row_limit: int) -> Callable[[str], tuple]:
+    """One chromosome's statement of a part: its count (`fields=rc`) or its rows in the part's form."""
+    if part.query.count_only:
+        return lambda chromosome: statements.count_statement(indexed, chromosome)
+    return lambda chromosome: statements.select_statement(indexed, chromosome, part.leading, part.form, row_limit)
+
+
+def _count(deployment: Deployment, query: Query, log: RequestLog, deadline: Deadline) -> int:
     """`fields=rc`: the number of rows, summed over the shards (computed before answering)."""
-    streams = _shard_streams(deployment, query, log, lambda chromosome: statements.count_statement(query, chromosome))
+    streams = _open(deployment, [Part(query, None)], log, deadline)
     try:
-        items = list(streams.chunks())
+        return _total(streams.chunks())
     finally:
         streams.close()
+
+
+def _total(chunks: Iterator[bytes | Failure]) -> int:
+    """The sum of counts, one per chromosome; a failure is raised."""
+    items = list(chunks)
     for item in items:
         if isinstance(item, Failure):
             raise item.error
     return sum(int(line) for item in items for line in item.split())
 
 
-def _shard_streams(deployment: Deployment, query: Query, log: RequestLog,
-                   select_for: Callable[[str], tuple]) -> Streams:
-    """One COPY of `select_for(chromosome)` per chromosome, on every shard `query` needs; noted in the log."""
-    plan = statements.shards_to_ask(query, deployment.endpoints().plan())
-    log.shards = sorted(set(log.shards) | set(plan))
-
-    def statements_for(chromosomes) -> Callable:
-        def make(cursor):
-            return [(chromosome, cursor.mogrify(statements.copy_statement(select), parameters))
-                    for chromosome in _chromosomes(cursor, chromosomes)
-                    for select, parameters in [select_for(chromosome)]]
-        return make
-
-    return open_streams(deployment, {name: statements_for(chromosomes) for name, chromosomes in plan.items()})
-
-
-def _chromosomes(cursor, chromosomes: tuple[str, ...] | None) -> list[str]:
-    if chromosomes is not None:
-        return list(chromosomes)
+def _held_chromosomes(cursor) -> list[str]:
     cursor.execute(statements.HELD_CHROMOSOMES)
     return [name for (name,) in cursor.fetchall()]
 
@@ -213,11 +241,15 @@ class RowFeed:
     """Decoded row bytes of one part, cut at the limit or a cap; afterwards says how the part ended.
 
     The caps count the whole answer (the request log's rows and bytes), so a
-    many-part answer is bounded like a single one.
+    many-part answer is bounded like a single one. A feed of a whole answer
+    (`part` None) frees the shard connections as soon as it ends; a part's
+    feed leaves them to the parts after it.
     """
 
-    def __init__(self, streams: Streams, limit: int | None, settings, log: RequestLog) -> None:
+    def __init__(self, streams: Streams, limit: int | None, settings, log: RequestLog,
+                 part: int | None = None) -> None:
         self.streams = streams
+        self.part = part
         self.row_cap = settings["row_cap"]
         self.byte_cap = settings["byte_cap"]
         self.stop_rows = log.rows + min(limit or math.inf, self.row_cap - log.rows)
@@ -230,7 +262,7 @@ class RowFeed:
         decoder = CopyTextDecoder()
         log = self.log
         try:
-            for item in self.streams.chunks():
+            for item in self.streams.chunks(self.part):
                 if isinstance(item, Failure):
                     self.failure = item.error
                     log.outcome = "error"
@@ -247,7 +279,8 @@ class RowFeed:
                     break
             log.outcome = "truncated" if self.truncation else "complete"
         finally:
-            self.streams.close()
+            if self.part is None or self.failure is not None or self.truncation is not None:
+                self.streams.close()
 
     def ending(self) -> bytes:
         """After the rows: the marker line saying why the part ended early, or nothing when it is complete."""

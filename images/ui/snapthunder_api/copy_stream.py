@@ -11,12 +11,14 @@ the readers together (the shards work in parallel), waits until each has
 either sent its first bytes or failed — so that a shard that is down is a
 503 *before* the status line goes out — and then yields the chunks of every
 statement in the order of their keys (chromosome names in byte order: the
-merge of per-chromosome streams is their concatenation).
+merge of per-chromosome streams is their concatenation; in a many-part
+answer, (part, chromosome)), the whole answer's or one part's at a time.
 
 Memory per answer is bounded: at most QUEUE_CHUNKS × CHUNK_BYTES waits per
-statement, and a full queue blocks its reader (and PostgreSQL behind it)
-until the client catches up, for at most `client_stall_seconds`: then the
-answer is abandoned. Closing the stream early (client gone, limit or cap
+statement, a reader finishes at most UNITS_AHEAD statements that the client
+has not read yet, and a full queue blocks its reader (and PostgreSQL behind
+it) until the client catches up. A client that takes nothing of the answer
+for `client_stall_seconds` (from any shard) loses it. Closing the stream early (client gone, limit or cap
 reached, client stalled) cancels the statements on the server and returns
 every connection to its pool.
 """
@@ -34,6 +36,7 @@ from typing import Callable, Iterator
 import psycopg2
 import psycopg2.extensions
 
+from snapthunder_api.deadline import Deadline
 from snapthunder_api.errors import ApiError, shard_failure
 from snapthunder_api.shards import ShardPool
 
@@ -42,6 +45,9 @@ QUEUE_CHUNKS = 8
 PUT_POLL_SECONDS = 0.2
 JOIN_SECONDS = 5.0
 END = object()
+# Statements a reader may run to their end before the client has read them: a bulk answer of
+# 10,000 small parts runs back to back on one connection, and memory stays bounded.
+UNITS_AHEAD = 16
 
 # Makes a shard's statements once it has a cursor: [(key, bound COPY statement)].
 StatementMaker = Callable[[psycopg2.extensions.cursor], list[tuple[str, bytes]]]
@@ -73,6 +79,8 @@ class ShardReader:
         self.timeout_seconds = timeout_seconds
         self.stall_seconds = stall_seconds
         self.units: list[Unit] = []
+        self.ahead = threading.Semaphore(UNITS_AHEAD)
+        self.answer: Streams | None = None   # set by the Streams this reader belongs to
         self.started_event = threading.Event()
         self.failure: ApiError | None = None
         self.cancelled = threading.Event()
@@ -95,7 +103,7 @@ class ShardReader:
             with connection.cursor() as cursor:
                 self.units = [Unit(key, statement) for key, statement in self.make_statements(cursor)]
                 for unit in self.units:
-                    if self.cancelled.is_set():
+                    if not self._wait_turn(unit):
                         break
                     writer = io.BufferedWriter(_QueueSink(unit, self), CHUNK_BYTES)
                     cursor.copy_expert(unit.statement, writer, CHUNK_BYTES)
@@ -118,23 +126,35 @@ class ShardReader:
             self.finished.set()
 
     def put(self, unit: Unit, item: object) -> None:
-        """Queue an item, waiting while the queue is full, unless the answer is cancelled.
-
-        A client that takes nothing for `stall_seconds` loses its answer: the
-        statement is cancelled, so the connection goes back to the pool
-        instead of waiting on the client for ever (the statement timeout
-        cannot help once PostgreSQL has produced every row).
-        """
-        deadline = time.monotonic() + self.stall_seconds
+        """Queue an item, waiting while the queue is full, unless the answer is cancelled."""
         while not self.cancelled.is_set():
             try:
                 unit.chunks.put(item, timeout=PUT_POLL_SECONDS)
                 return
             except queue.Full:
-                if time.monotonic() > deadline:
-                    unit.abandoned = ApiError(504, f"the client took nothing of the answer for "
-                                                   f"{self.stall_seconds:g} s; the answer was abandoned")
-                    self.cancel()
+                self._abandon_if_stalled(unit)
+
+    def _wait_turn(self, unit: Unit) -> bool:
+        """Wait until the client is less than UNITS_AHEAD statements behind; False when cancelled."""
+        while not self.cancelled.is_set():
+            if self.ahead.acquire(timeout=PUT_POLL_SECONDS):
+                return True
+            self._abandon_if_stalled(unit)
+        return False
+
+    def _abandon_if_stalled(self, unit: Unit) -> None:
+        """A client that takes nothing for `stall_seconds` loses its answer.
+
+        The statement is cancelled, so the connection goes back to the pool
+        instead of waiting on the client for ever (the statement timeout
+        cannot help once PostgreSQL has produced every row). The clock is the
+        client's last read from any shard: a reader waiting while the client
+        reads another shard's rows is not stalled.
+        """
+        if self.answer is not None and time.monotonic() - self.answer.taken_at > self.stall_seconds:
+            unit.abandoned = ApiError(504, f"the client took nothing of the answer for "
+                                           f"{self.stall_seconds:g} s; the answer was abandoned")
+            self.cancel()
 
     def cancel(self) -> None:
         """Stop: no new statements, and the running one cancelled on the server."""
@@ -167,49 +187,89 @@ class _QueueSink(io.RawIOBase):
 class Streams:
     """The readers of one answer: started together, read in key order, closed once."""
 
-    def __init__(self, readers: list[ShardReader], wait_seconds: float) -> None:
+    def __init__(self, readers: list[ShardReader], wait_seconds: float, deadline: Deadline) -> None:
         self.readers = readers
         self.wait_seconds = wait_seconds
+        self.deadline = deadline
         self.submitted: list[ShardReader] = []
+        self.taken_at = time.monotonic()
+        self._units: list[tuple[Unit, ShardReader]] | None = None
+        self._position = 0   # units before it were read to their end
+        for reader in readers:
+            reader.answer = self
 
     def start(self, executor: Executor) -> None:
-        """Start every reader and wait for its first bytes; raise the first failure, if any."""
+        """Start every reader and wait for its first bytes; raise the first failure, if any.
+
+        The wait ends at the shard's own bound or at the request's deadline,
+        whichever comes first, and the 504 names the one that ended it.
+        """
+        if self.deadline.passed():
+            raise self.deadline.error()
+        started = time.monotonic()
         for reader in self.readers:
             executor.submit(reader.run)
             self.submitted.append(reader)
-        deadline = time.monotonic() + self.wait_seconds
+        waited_until = started + min(self.wait_seconds, self.deadline.remaining())
         for reader in self.readers:
-            if not reader.started_event.wait(max(0.0, deadline - time.monotonic())):
+            if not reader.started_event.wait(max(0.0, waited_until - time.monotonic())):
                 self.close()
-                raise ApiError(504, f"{reader.pool.shard.describe()} sent nothing for {self.wait_seconds:g} s")
+                if self.deadline.passed():
+                    raise self.deadline.error()
+                raise ApiError(504, f"{reader.pool.shard.describe()} sent nothing for "
+                                    f"{time.monotonic() - started:.0f} s after it was asked")
         failures = [reader.failure for reader in self.readers if reader.failure is not None]
         if failures:
             self.close()
             raise failures[0]
 
-    def chunks(self) -> Iterator[bytes | Failure]:
-        """Every statement's chunks in key order; a Failure is the last item when one occurs."""
-        units = sorted((unit for reader in self.readers for unit in reader.units), key=lambda unit: unit.key)
-        for unit in units:
-            waited = 0.0
-            while True:
-                try:
-                    item = unit.chunks.get(timeout=PUT_POLL_SECONDS)
-                except queue.Empty:
-                    waited += PUT_POLL_SECONDS
-                    if unit.abandoned is not None:
-                        yield Failure(unit.abandoned)
-                        return
-                    if waited >= self.wait_seconds:
-                        yield Failure(ApiError(504, f"no rows for {unit.key} for {self.wait_seconds:g} s"))
-                        return
-                    continue
-                waited = 0.0
-                if item is END:
-                    break
-                yield item
+    def chunks(self, part: int | None = None) -> Iterator[bytes | Failure]:
+        """Chunks in key order: every statement's, or those of one part (keys `(part, chromosome)`).
+
+        A Failure is the last item when one occurs. Reading a part first
+        reads what earlier parts left (a part cut at its limit), so that
+        their readers go on.
+        """
+        if self._units is None:
+            self._units = sorted(((unit, reader) for reader in self.readers for unit in reader.units),
+                                 key=lambda pair: pair[0].key)
+        while self._position < len(self._units):
+            unit, reader = self._units[self._position]
+            if part is not None and unit.key[0] > part:
+                return
+            for item in self._unit_chunks(unit, reader):
+                if isinstance(item, Failure) or part is None or unit.key[0] == part:
+                    yield item
                 if isinstance(item, Failure):
                     return
+            self._position += 1
+
+    def _unit_chunks(self, unit: Unit, reader: ShardReader) -> Iterator[bytes | Failure]:
+        """One statement's chunks up to its end (then its reader may run one more statement ahead)."""
+        waited = 0.0
+        while True:
+            if self.deadline.passed():
+                yield Failure(self.deadline.error())
+                return
+            try:
+                item = unit.chunks.get(timeout=PUT_POLL_SECONDS)
+            except queue.Empty:
+                waited += PUT_POLL_SECONDS
+                if unit.abandoned is not None:
+                    yield Failure(unit.abandoned)
+                    return
+                if waited >= self.wait_seconds:
+                    yield Failure(ApiError(504, f"{reader.pool.shard.describe()} sent nothing more for "
+                                                f"{self.wait_seconds:g} s"))
+                    return
+                continue
+            waited, self.taken_at = 0.0, time.monotonic()
+            if item is END:
+                reader.ahead.release()
+                return
+            yield item
+            if isinstance(item, Failure):
+                return
 
     def close(self) -> None:
         """Cancel whatever still runs and wait for the readers to give their connections back."""

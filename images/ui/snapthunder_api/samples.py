@@ -60,7 +60,7 @@ def _lines(deployment: Deployment, wanted: SamplesRequest):
     failure = None
     for name in sorted(deployment.endpoints().shards):
         try:
-            streams = answers.open_streams(deployment, {name: make})
+            streams = answers.open_streams(deployment, {name: make}, g.deadline)
         except ApiError as error:
             failure = error
             continue

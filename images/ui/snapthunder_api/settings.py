@@ -35,6 +35,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("statement_timeout_seconds", 30.0,
             "longest a shard statement may run; a query over it gets 504, "
             "or the `#ERROR 504` marker once rows were sent"),
+    Setting("request_seconds", 60.0,
+            "longest one request may take, all its statements and parts included; past it the answer is a 504 "
+            "(or ends with the `#ERROR 504` marker) naming the request and its size, not a shard"),
     Setting("client_stall_seconds", 20.0,
             "longest a client may take nothing of a streaming answer; past it the answer is abandoned "
             "(its last line `#ERROR 504`, if the client ever reads again) and its shard connections are freed"),
