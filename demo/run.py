@@ -91,16 +91,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class Steps:
-    """Announces each step (what and why) and, while one runs, says every HEARTBEAT_SECONDS that it still does.
+    """Announces each step (what and why) and, while one runs, says every `beat_seconds` that it still does.
 
     Lines go through tqdm.write, so they do not break the progress bars the
     loader and the benchmark draw on a terminal.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, beat_seconds: float = HEARTBEAT_SECONDS) -> None:
+        self.beat_seconds = beat_seconds
         self.started = time.monotonic()
         self.step = ""
-        self.step_started = self.started
+        self.step_started = self.last_line = self.started
         self.finished = threading.Event()
         self.thread = threading.Thread(target=self._beat, daemon=True)
 
@@ -117,13 +118,18 @@ class Steps:
 
     def begin(self, what: str, why: str) -> None:
         self.step, self.step_started = what.split(" (")[0], time.monotonic()
-        tqdm.write(f"==> [{self.elapsed():4.0f} s] {what}\n    why: {why}")
-        sys.stdout.flush()
+        self._write(f"==> [{self.elapsed():4.0f} s] {what}\n    why: {why}")
 
     def _beat(self) -> None:
-        while not self.finished.wait(HEARTBEAT_SECONDS):
-            tqdm.write(f"    ... {self.step}: {time.monotonic() - self.step_started:.0f} s so far")
-            sys.stdout.flush()
+        """Speak when the last line is `beat_seconds` old, so a step's first beat comes that long after it began."""
+        while not self.finished.wait(self.beat_seconds / 10):
+            if self.step and time.monotonic() - self.last_line >= self.beat_seconds:
+                self._write(f"    ... {self.step}: {time.monotonic() - self.step_started:.0f} s so far")
+
+    def _write(self, text: str) -> None:
+        self.last_line = time.monotonic()
+        tqdm.write(text)
+        sys.stdout.flush()
 
 
 def _environment(shards: str, outputs: Path, steps: Steps) -> Endpoints:
