@@ -10,12 +10,18 @@ PYTEST_ARGS ?=
 
 .PHONY: venv up down demo test test-fast bench scan lock clean
 
+# $(call with_heartbeat,WHAT,COMMAND): COMMAND, with a line every 10 s while it runs (a quiet step looks hung).
+with_heartbeat = ( while sleep 10; do echo "    ... $(1): still running"; done ) & beat=$$!; \
+	$(2); status=$$?; kill $$beat; exit $$status
+
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt images/ui/requirements.txt pyproject.toml
+	@echo "==> creating $(VENV) from requirements.txt (once; about a minute from a warm pip cache)"
+	@echo "    why: the demo, the tests and the tools run in their own Python environment, not the system's"
 	test -x $(PYTHON) || $(PYTHON_BOOTSTRAP) -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -r requirements.txt
+	@$(call with_heartbeat,installing the packages,$(PYTHON) -m pip install --quiet -r requirements.txt)
 	$(PYTHON) -m pip install --quiet --no-deps -e .
 	touch $@
 

@@ -2,7 +2,8 @@
 
     python -m bench (--outputs PATH | --stack NAME [--port-forward])
                     [--workloads paper,service,load] [--quick] [--results DIR] [--data DIR]
-                    [--load] [--runs N] [--service-seconds S] [--baseline-url URL] [--debug]
+                    [--load] [--runs N] [--service-seconds S] [--windows MB,...] [--peers LIST]
+                    [--baseline-url URL] [--debug]
 
 Errors are caught here, once: one line on stderr, exit 2 for usage errors and
 1 for data, I/O and connection errors; `--debug` shows the traceback instead.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import psycopg2
 
-from bench import BenchError, compilation, report, runner
+from bench import BenchError, compilation, paper, report, runner
 from bench.api_client import ApiError
 from bench.measure import MINIMUM_RUNS
 from bench.queries import WINDOW_ENDS
@@ -62,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
                              f"{QUICK_SERVICE_SECONDS:g} with --quick)")
     parser.add_argument("--windows", type=_windows, default=WINDOW_ENDS, metavar="MB,...",
                         help="the paper's windows to run, in Mb (default all ten: 2.5,5,...,25)")
+    parser.add_argument("--peers", type=_peers, default=paper.PEER_NAMES, metavar="LIST",
+                        help=f"the paper workload's peers, comma-separated, of {','.join(paper.PEER_NAMES)} "
+                             f"(default: all; {' and '.join(paper.REQUIRED_PEERS)} always run: every ratio is over "
+                             "peer 1, and the data check compares peer 4 with it)")
     parser.add_argument("--baseline-url", metavar="URL",
                         help="a server of the original design speaking the same URLs, for the service ratio "
                              "(default: start one for the run)")
@@ -87,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         service_seconds=arguments.service_seconds or (QUICK_SERVICE_SECONDS if arguments.quick else SERVICE_SECONDS),
         baseline_url=arguments.baseline_url,
         window_ends=arguments.windows,
+        peers=arguments.peers,
         argv=tuple(argv),
     )
     progress = sys.stderr.isatty() and not os.environ.get("CI")
@@ -117,6 +123,14 @@ def _windows(text: str) -> tuple[int, ...]:
         allowed = ",".join(f"{end / 1e6:g}" for end in WINDOW_ENDS)
         raise argparse.ArgumentTypeError(f"{text!r}: choose from the paper's windows {allowed}")
     return chosen
+
+
+def _peers(text: str) -> tuple[str, ...]:
+    chosen = {name.strip() for name in text.split(",") if name.strip()}
+    unknown = sorted(chosen - set(paper.PEER_NAMES))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"{', '.join(unknown)}: choose from {','.join(paper.PEER_NAMES)}")
+    return tuple(name for name in paper.PEER_NAMES if name in chosen or name in paper.REQUIRED_PEERS)
 
 
 def _workloads(text: str) -> tuple[str, ...]:

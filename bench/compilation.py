@@ -48,9 +48,13 @@ def default_directory(scale: float) -> Path:
     return Path(".snapthunder") / "bench-data" / f"scale-{scale:g}"
 
 
+def prepare_needed(directory: Path) -> bool:
+    """Whether `prepare` would generate (the demo says so first: it is its longest step)."""
+    return not ((directory / JUNCTIONS_NAME).exists() and (directory / SAMPLES_NAME).exists())
+
+
 def prepare(directory: Path, scale: float, progress: bool) -> Compilation:
     """The compilation in `directory`, generated there at `scale` if it holds none yet."""
-    if (directory / JUNCTIONS_NAME).exists() and (directory / SAMPLES_NAME).exists():
-        return Compilation(directory)
-    synthetic.generate(directory, scale=scale, progress=progress)
+    if prepare_needed(directory):
+        synthetic.generate(directory, scale=scale, progress=progress)
     return Compilation(directory)

@@ -45,11 +45,18 @@ class PaperResult:
     notes: list[str]
 
 
+PEER_NAMES = tuple(peer.name for peer in (OriginalPostgres, OriginalSqlite, Tabix, SnapthunderSql, SnapthunderApi))
+# Every run needs these: each ratio is over peer 1, and the data check compares peer 4 with it.
+REQUIRED_PEERS = (OriginalPostgres.name, SnapthunderSql.name)
+
+
 def run(endpoints: Endpoints, compilation: Compilation, scratch: Path, runs: int, progress: bool,
-        window_ends: tuple[int, ...] = WINDOW_ENDS) -> PaperResult:
-    notes: list[str] = []
+        window_ends: tuple[int, ...] = WINDOW_ENDS, peer_names: tuple[str, ...] = PEER_NAMES) -> PaperResult:
+    """Time every query on the chosen peers (peer 1 always: every ratio is over it) and the floor."""
+    left_out = [name for name in PEER_NAMES if name not in peer_names]
+    notes: list[str] = [f"peers left out of this run (`--peers`): {', '.join(left_out)}."] if left_out else []
     with contextlib.ExitStack() as stack:
-        peers, floor = _open_peers(endpoints, compilation, scratch, notes, progress, stack)
+        peers, floor = _open_peers(endpoints, compilation, scratch, notes, progress, stack, peer_names)
         _check_same_data(peers, endpoints, compilation)
         contenders = peers + [floor]
         queries = paper_queries(window_ends)
@@ -69,23 +76,27 @@ def run(endpoints: Endpoints, compilation: Compilation, scratch: Path, runs: int
 
 
 def _open_peers(endpoints: Endpoints, compilation: Compilation, scratch: Path, notes: list[str], progress: bool,
-                stack: contextlib.ExitStack) -> tuple[list, QueryFloor]:
-    """Build every peer (closed by `stack`); peer 5 only when the document names the API."""
+                stack: contextlib.ExitStack, peer_names: tuple[str, ...]) -> tuple[list, QueryFloor]:
+    """Build the chosen peers (closed by `stack`); peer 5 only when the document names the API."""
     shard = endpoints.shards[endpoints.plan().shard_for(CHROMOSOME)]
     junctions = compilation.junctions_path
     builders = [
-        ("the original design's table", lambda: OriginalPostgres(shard, junctions)),
-        ("the SQLite database", lambda: OriginalSqlite(junctions, scratch / "original.sqlite")),
-        ("the tabix reader", lambda: Tabix(junctions)),
-        ("snapthunder's shard connection", lambda: SnapthunderSql(shard, endpoints.reader)),
+        (OriginalPostgres, "the original design's table (a copy of the whole compilation in one table)",
+         lambda: OriginalPostgres(shard, junctions)),
+        (OriginalSqlite, "the SQLite database", lambda: OriginalSqlite(junctions, scratch / "original.sqlite")),
+        (Tabix, "the tabix reader", lambda: Tabix(junctions)),
+        (SnapthunderSql, "snapthunder's shard connection", lambda: SnapthunderSql(shard, endpoints.reader)),
     ]
     if endpoints.api_url:
-        builders.append(("the API client", lambda: SnapthunderApi(endpoints.api_url, endpoints.compilation)))
-    else:
+        builders.append((SnapthunderApi, "the API client",
+                         lambda: SnapthunderApi(endpoints.api_url, endpoints.compilation)))
+    elif SnapthunderApi.name in peer_names:
         notes.append("peer 5 (snapthunder through the HTTP API) skipped: the endpoints document has no `api_url` "
                      "(start the API, or deploy it, and run again); the API goals are not measured.")
     peers = []
-    for description, build in builders:
+    for peer_type, description, build in builders:
+        if peer_type.name not in peer_names:
+            continue
         if progress:
             print(f"paper: preparing {description}...", file=sys.stderr)
         peer = build()

@@ -1,6 +1,6 @@
 """The paper's queries, once, in each language a peer speaks: SQL, Snaptron URL, a tabix scan.
 
-Snaptron's benchmark (SNAPTRON.md) asks, for windows chr1:1–E, for every
+Snaptron's paper benchmark asks, for windows chr1:1–E, for every
 junction with `start >= 0 AND start <= E AND end <= E`, optionally with
 `samples_count >= 100`, as rows or as a count. Every peer answers exactly this,
 so their row counts must agree; the translations live side by side here so

@@ -37,6 +37,7 @@ class Settings:
     service_seconds: float
     baseline_url: str | None
     window_ends: tuple[int, ...]
+    peers: tuple[str, ...]
     argv: tuple[str, ...]
 
 
@@ -55,7 +56,8 @@ def run(settings: Settings, endpoints: Endpoints, progress: bool) -> tuple[Path,
     results = RunResults()
     try:
         if "paper" in settings.workloads:
-            results.paper = paper.run(endpoints, compilation, scratch, settings.runs, progress, settings.window_ends)
+            results.paper = paper.run(endpoints, compilation, scratch, settings.runs, progress, settings.window_ends,
+                                      settings.peers)
         if "service" in settings.workloads:
             results.service = service.run(endpoints.api_url, settings.baseline_url, endpoints.compilation,
                                           compilation.sample_total(), settings.service_seconds, progress,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import sys
 import threading
 import time
 from pathlib import Path
@@ -89,6 +90,9 @@ def run(api_url: str | None, baseline_url: str | None, compilation: str, sample_
     if baseline_url:
         return _measure({"snapthunder": api_url, "original": baseline_url}, compilation, sample_total, seconds,
                         progress)
+    # Said always: the loader's summary line that follows would otherwise read as a reload of the shards.
+    print("service: starting the original design's server to compare against (one more PostgreSQL, the whole "
+          "compilation in one table; its load prints a line below), stopped when the workload ends", file=sys.stderr)
     with serving_original(work_dir, junctions) as original_url:
         result = _measure({"snapthunder": api_url, "original": original_url}, compilation, sample_total, seconds,
                           progress)

@@ -265,6 +265,15 @@ def _stop_all(servers) -> None:
             print(f"warning: {error}", file=sys.stderr)
 
 
+def _what_down_stops(outputs: Path) -> str:
+    """The line `make down` prints, read from the document before `down` removes it: silence looked like failure."""
+    local = _local_section(outputs.absolute())
+    ports = ", ".join(f"127.0.0.1:{entry['port']}" for entry in local["servers"].values())
+    api = f" and the API (pid {local['api']['pid']}, port {local['api']['port']})" if "api" in local else ""
+    return (f"stopped {len(local['servers'])} PostgreSQL servers ({ports}){api}; "
+            f"removed {local['root']} and {outputs}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m snapthunder.localenv", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -287,8 +296,12 @@ def main(argv: list[str] | None = None) -> int:
             if environment.api_url:
                 print(f"API and page: {environment.api_url}/")
             print(f"endpoints document: {arguments.outputs}   (stop with `make down`)")
-        elif not down(arguments.outputs):
+        elif not Path(arguments.outputs).exists():
             print(f"no local environment at {arguments.outputs}: nothing to stop")
+        else:
+            stopped = _what_down_stops(Path(arguments.outputs))
+            down(arguments.outputs)
+            print(stopped)
         return 0
     except PlanError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -2,8 +2,9 @@
 
 The loaders, the API and the benchmark need a real `junctions.bgz` to work on,
 but GTEx's is tens of gigabytes and cannot be part of a demo or a test. This
-module writes a stand-in in the exact Snaptron format (SNAPTRON.md): a
-bgzip-compressed, tabix-indexed, 17-column junction file and a `samples.tsv`.
+module writes a stand-in in the exact Snaptron format (docs/API.md lists the
+columns): a bgzip-compressed, tabix-indexed, 17-column junction file and a
+`samples.tsv`.
 
 Two properties make the stand-in useful rather than merely well-formed:
 

@@ -15,7 +15,7 @@ session fixtures exist once however many modules use them:
 `expected_tsv` is the reference's whole answer to one.
 
 `Reference` answers a parsed query in plain Python over the generated file's
-lines, the way SNAPTRON.md defines it, with no SQL and no shared code beyond
+lines, the way docs/API.md defines it, with no SQL and no shared code beyond
 the parser; the API must give exactly its rows, in its order.
 """
 

@@ -133,10 +133,18 @@ def test_the_load_workload_measures_every_contender_on_every_input_size(quick_ru
     ["--workloads", "paper,nonsense", "--outputs", "x.json"],
     ["--runs", "2", "--outputs", "x.json"],
     ["--workloads", "paper"],
+    ["--peers", "original_postgres,nonsense", "--outputs", "x.json"],
 ])
 def test_usage_errors_exit_2(arguments, capsys):
     assert cli.main(arguments) == 2
     assert "usage:" in capsys.readouterr().err
+
+
+def test_the_peers_chosen_always_include_the_two_every_run_needs():
+    arguments = cli.build_parser().parse_args(["--outputs", "x.json", "--peers", "snapthunder_api,tabix"])
+    assert arguments.peers == ("original_postgres", "tabix", "snapthunder_sql", "snapthunder_api")
+    assert cli.build_parser().parse_args(["--outputs", "x.json"]).peers == (
+        "original_postgres", "original_sqlite", "tabix", "snapthunder_sql", "snapthunder_api")
 
 
 def test_a_missing_endpoints_document_exits_1_with_one_line(tmp_path, capsys):

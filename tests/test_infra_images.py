@@ -125,6 +125,7 @@ def test_the_ui_image_carries_the_package_the_loader_the_bench_and_the_app() -> 
         (("images/ui/requirements.lock",), "/app/images/ui/requirements.lock"),
         (("snapthunder/",), "/app/snapthunder/"), (("loaders/",), "/app/loaders/"),
         (("bench/",), "/app/bench/"), (("images/ui/",), "/app/images/ui/"),
+        (("docs/API.md",), "/app/docs/API.md"),   # the page links the API reference; the app serves it
     }
     [install] = [run for run in instructions(dockerfile, "RUN") if "pip install" in run]
     assert "--require-hashes -r /app/images/ui/requirements.lock" in install
@@ -141,7 +142,7 @@ def test_the_dockerignore_lets_every_copied_source_through() -> None:
     for dockerfile in (images.SHARD_DOCKERFILE, images.UI_DOCKERFILE):
         for instruction in images.copy_instructions(dockerfile):
             for source in instruction.sources:
-                assert source.split("/")[0] in kept, source
+                assert source.split("/")[0] in kept or source in kept, source
 
 
 @pytest.fixture

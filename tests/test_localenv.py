@@ -200,6 +200,20 @@ def test_down_stops_every_server_and_removes_the_data():
     shutil.rmtree(root)
 
 
+def test_make_down_says_what_it_stopped_and_removed(capsys):
+    root = scratch_directory("snapthunder-localenv-")
+    outputs = root / "endpoints.json"
+    environment = localenv.up(shards=2, outputs=outputs, data_dir=root / "data", durable=False)
+    ports = [shard.port for shard in environment.shards.values()]
+    assert localenv.main(["down", "--outputs", str(outputs)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith("stopped 2 PostgreSQL servers (") and all(f"127.0.0.1:{port}" in said for port in ports)
+    assert f"removed {root / 'data'}" in said and not outputs.exists()
+    assert localenv.main(["down", "--outputs", str(outputs)]) == 0
+    assert capsys.readouterr().out == f"no local environment at {outputs}: nothing to stop\n"
+    shutil.rmtree(root)
+
+
 def test_a_stale_document_whose_servers_are_gone_is_replaced():
     root = scratch_directory("snapthunder-localenv-")
     outputs = root / "endpoints.json"

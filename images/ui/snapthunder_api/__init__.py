@@ -8,10 +8,11 @@ config). Nothing connects here: see shards.Deployment.
 
 Blueprints: snaptron (GET /<compilation>/snaptron), bulk (POST of the same),
 samples (/<compilation>/samples), registry (/snaptron/registry), health
-(/healthz, /readyz), page (GET /). Every error, from any of them, leaves
-through `error_response` (errors.py). Paths are taken with repeated slashes
-collapsed (`//snaptron/registry`, `/gtex//snaptron`), as Snaptron's Apache
-and CherryPy do: snapcount and UCSC links send them.
+(/healthz, /readyz), page (GET /, its /static/ files and /docs/API.md).
+Every error, from any of them, leaves through `error_response` (errors.py).
+Paths are taken with repeated slashes collapsed (`//snaptron/registry`,
+`/gtex//snaptron`), as Snaptron's Apache and CherryPy do: snapcount and UCSC
+links send them.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pool_size", 4, "connections each worker process keeps per shard (also the most it opens)"),
     Setting("pool_wait_seconds", 10.0, "how long a request waits for a free connection before a 503"),
     Setting("connect_timeout_seconds", 3, "how long connecting to a shard may take before it counts as down"),
-    Setting("page_rows", 100, "rows the page (GET /) shows; the download link has them all"),
+    Setting("page_rows", 1000, "junctions the page (GET /) draws and lists (their sample lists are fetched on a "
+                               "click); the download link has them all"),
     Setting("bind", "0.0.0.0:8000", "address gunicorn listens on"),
     Setting("workers", 2, "gunicorn worker processes (each has its own connection pools)"),
     Setting("threads", 8, "threads per worker (gthread): concurrent requests per worker, streaming included"),

@@ -31,7 +31,9 @@ from snapthunder.endpoints import Endpoints, EndpointsError, Shard
 
 from snapthunder_api.errors import ApiError, ShardUnavailable, shard_failure
 
-READY_STATEMENT = "SELECT coalesce(sum(row_count), 0)::bigint, count(*) FROM chromosome_stats"
+# The loaded sequences' names let the page explain an empty answer ("chr99 is not in this compilation; it has …").
+READY_STATEMENT = ("SELECT coalesce(sum(row_count), 0)::bigint, count(*), "
+                   "coalesce(array_agg(chromosome ORDER BY chromosome), '{}') FROM chromosome_stats")
 
 
 class ShardPool:
@@ -180,7 +182,7 @@ class Deployment:
         try:
             with connection.cursor() as cursor:
                 cursor.execute(READY_STATEMENT)
-                rows, chromosomes_loaded = cursor.fetchone()
+                rows, chromosomes_loaded, sequences = cursor.fetchone()
         except psycopg2.Error as error:
             broken = isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError))
             failure = shard_failure(shard, error, self.settings["statement_timeout_seconds"])
@@ -188,7 +190,7 @@ class Deployment:
         finally:
             pool.release(connection, broken)
         return {**status, "ready": True, "rows": rows, "chromosomes_loaded": chromosomes_loaded,
-                "milliseconds": round((time.monotonic() - started) * 1000, 1)}
+                "sequences_loaded": sequences, "milliseconds": round((time.monotonic() - started) * 1000, 1)}
 
 
 def _dropped(connection: psycopg2.extensions.connection) -> bool:
