@@ -146,7 +146,7 @@ def open_streams(deployment: Deployment, makers: dict, deadline: Deadline) -> St
     """Start one reader per shard and wait until each has begun (or failed: raised here, before any byte)."""
     settings = deployment.settings
     timeout = settings["statement_timeout_seconds"]
-    readers = [ShardReader(deployment.pool(name), make, timeout, settings["client_stall_seconds"])
+    readers = [ShardReader(deployment.pool(name), make, settings["client_stall_seconds"])
                for name, make in makers.items()]
     wait = timeout + settings["connect_timeout_seconds"] + settings["pool_wait_seconds"] + 5
     streams = Streams(readers, wait, deadline)

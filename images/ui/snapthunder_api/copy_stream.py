@@ -18,9 +18,11 @@ Memory per answer is bounded: at most QUEUE_CHUNKS × CHUNK_BYTES waits per
 statement, a reader finishes at most UNITS_AHEAD statements that the client
 has not read yet, and a full queue blocks its reader (and PostgreSQL behind
 it) until the client catches up. A client that takes nothing of the answer
-for `client_stall_seconds` (from any shard) loses it. Closing the stream early (client gone, limit or cap
-reached, client stalled) cancels the statements on the server and returns
-every connection to its pool.
+for `client_stall_seconds` (from any shard) loses it. Closing the stream
+early (client gone, limit or cap reached, client stalled) lets statements
+that are ending finish and severs the connections of the others, which
+PostgreSQL then ends. A shard that goes silent is cut off by its watch
+(watchdog.py), and its answer ends with a 503 naming it.
 """
 
 from __future__ import annotations
@@ -37,13 +39,15 @@ import psycopg2
 import psycopg2.extensions
 
 from snapthunder_api.deadline import Deadline
-from snapthunder_api.errors import ApiError, shard_failure
+from snapthunder_api.errors import ApiError
 from snapthunder_api.shards import ShardPool
+from snapthunder_api.watchdog import Watch, sever
 
 CHUNK_BYTES = 1 << 16
 QUEUE_CHUNKS = 8
 PUT_POLL_SECONDS = 0.2
 JOIN_SECONDS = 5.0
+FINISH_GRACE_SECONDS = 0.05
 END = object()
 # Statements a reader may run to their end before the client has read them: a bulk answer of
 # 10,000 small parts runs back to back on one connection, and memory stays bounded.
@@ -72,11 +76,9 @@ class Unit:
 class ShardReader:
     """Runs one shard's COPY statements in order, each into its own queue."""
 
-    def __init__(self, pool: ShardPool, make_statements: StatementMaker, timeout_seconds: float,
-                 stall_seconds: float) -> None:
+    def __init__(self, pool: ShardPool, make_statements: StatementMaker, stall_seconds: float) -> None:
         self.pool = pool
         self.make_statements = make_statements
-        self.timeout_seconds = timeout_seconds
         self.stall_seconds = stall_seconds
         self.units: list[Unit] = []
         self.ahead = threading.Semaphore(UNITS_AHEAD)
@@ -84,9 +86,11 @@ class ShardReader:
         self.started_event = threading.Event()
         self.failure: ApiError | None = None
         self.cancelled = threading.Event()
+        self.closing = threading.Event()   # the answer is closed: produce nothing more
         self.finished = threading.Event()
         self._connection_lock = threading.Lock()
         self._connection: psycopg2.extensions.connection | None = None
+        self._watch: Watch | None = None
 
     def run(self) -> None:
         try:
@@ -98,6 +102,7 @@ class ShardReader:
             return
         with self._connection_lock:
             self._connection = connection
+        self._watch = self.pool.watch(connection)
         broken, unit = False, None
         try:
             with connection.cursor() as cursor:
@@ -105,20 +110,21 @@ class ShardReader:
                 for unit in self.units:
                     if not self._wait_turn(unit):
                         break
+                    self._watch.refresh()
                     writer = io.BufferedWriter(_QueueSink(unit, self), CHUNK_BYTES)
                     cursor.copy_expert(unit.statement, writer, CHUNK_BYTES)
                     writer.flush()
                     self.started_event.set()
                     self.put(unit, END)
         except Exception as error:  # every failure is reported to the answer, none may kill the thread silently
-            broken = isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError))
+            failure, broken = self.pool.failure(connection, self._watch, error)
             if not self.cancelled.is_set():
-                failure = shard_failure(self.pool.shard, error, self.timeout_seconds)
                 if self.started_event.is_set() and unit is not None:
                     self.put(unit, Failure(failure))
                 else:
                     self.failure = failure
         finally:
+            self._watch.stop()
             with self._connection_lock:
                 self._connection = None
             self.pool.release(connection, broken)
@@ -126,17 +132,20 @@ class ShardReader:
             self.finished.set()
 
     def put(self, unit: Unit, item: object) -> None:
-        """Queue an item, waiting while the queue is full, unless the answer is cancelled."""
-        while not self.cancelled.is_set():
+        """Queue an item, waiting while the queue is full; dropped once the answer is closing."""
+        while not self.cancelled.is_set() and not self.closing.is_set():
+            self._watch.refresh()  # waiting on the client, not on the shard
             try:
                 unit.chunks.put(item, timeout=PUT_POLL_SECONDS)
+                self._watch.refresh()
                 return
             except queue.Full:
                 self._abandon_if_stalled(unit)
 
     def _wait_turn(self, unit: Unit) -> bool:
-        """Wait until the client is less than UNITS_AHEAD statements behind; False when cancelled."""
-        while not self.cancelled.is_set():
+        """Wait until the client is less than UNITS_AHEAD statements behind; False once closing."""
+        while not self.cancelled.is_set() and not self.closing.is_set():
+            self._watch.refresh()  # waiting on the client, not on the shard
             if self.ahead.acquire(timeout=PUT_POLL_SECONDS):
                 return True
             self._abandon_if_stalled(unit)
@@ -157,14 +166,18 @@ class ShardReader:
             self.cancel()
 
     def cancel(self) -> None:
-        """Stop: no new statements, and the running one cancelled on the server."""
+        """Stop: no new statements, and the running one ended by severing its connection.
+
+        Not PQcancel: psycopg2 holds the GIL through it, and it waits for the
+        server's answer, so a frozen shard would freeze every thread of the
+        worker. A severed connection costs a reconnect, which only answers
+        abandoned early pay; the server ends the statement when it next sends,
+        or within `client_connection_check_interval` while it computes.
+        """
         self.cancelled.set()
         with self._connection_lock:
             if self._connection is not None:
-                try:
-                    self._connection.cancel()
-                except psycopg2.Error:
-                    pass
+                sever(self._connection)
 
 
 class _QueueSink(io.RawIOBase):
@@ -272,9 +285,17 @@ class Streams:
                 return
 
     def close(self) -> None:
-        """Cancel whatever still runs and wait for the readers to give their connections back."""
+        """Let readers whose statements are ending finish, sever the rest, and wait for them all.
+
+        Closing drops whatever the readers still produce; a statement about
+        to end by itself (an answer cut at its SQL limit) ends within the
+        grace and keeps its connection for the pool, anything longer is cut.
+        """
         for reader in self.submitted:
-            if not reader.finished.is_set():
+            reader.closing.set()
+        grace_ends = time.monotonic() + FINISH_GRACE_SECONDS
+        for reader in self.submitted:
+            if not reader.finished.wait(max(0.0, grace_ends - time.monotonic())):
                 reader.cancel()
         for reader in self.submitted:
             reader.finished.wait(JOIN_SECONDS)

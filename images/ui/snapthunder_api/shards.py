@@ -17,11 +17,12 @@ replaced, so a shard that comes back is used again without a failed request.
 
 from __future__ import annotations
 
+import contextlib
 import select
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import psycopg2
 import psycopg2.extensions
@@ -30,23 +31,38 @@ from snapthunder import endpoints as endpoints_module
 from snapthunder.endpoints import Endpoints, EndpointsError, Shard
 
 from snapthunder_api.errors import ApiError, ShardUnavailable, shard_failure
+from snapthunder_api.watchdog import Watch, Watchdog
 
 # The loaded sequences' names let the page explain an empty answer ("chr99 is not in this compilation; it has …").
 READY_STATEMENT = ("SELECT coalesce(sum(row_count), 0)::bigint, count(*), "
                    "coalesce(array_agg(chromosome ORDER BY chromosome), '{}') FROM chromosome_stats")
+# A live shard ends a statement itself by its statement timeout; one silent a
+# quarter longer than that is frozen or unreachable, and the watchdog gives up on it.
+SILENCE_FACTOR = 1.25
+# How often a shard's backend checks, while it computes, that the API is still there.
+CLIENT_CHECK_MILLISECONDS = 1000
+# TCP keepalive on every shard connection: a peer that vanished (node lost,
+# partition) is noticed in about 10 + 3 × 5 s, even on an idle pooled connection.
+KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 
 
 class ShardPool:
     """Connections to one shard as the reader role; `acquire` blocks for a free one."""
 
-    def __init__(self, shard: Shard, endpoints: Endpoints, settings: Mapping[str, Any]) -> None:
+    def __init__(self, shard: Shard, endpoints: Endpoints, settings: Mapping[str, Any], watchdog: Watchdog) -> None:
         self.shard = shard
         self.size = settings["pool_size"]
         self.wait_seconds = settings["pool_wait_seconds"]
+        self.timeout_seconds = settings["statement_timeout_seconds"]
+        self.silence_seconds = self.timeout_seconds * SILENCE_FACTOR
+        self.watchdog = watchdog
         self.arguments = shard.connect_arguments(endpoints.reader)
         self.arguments.update(
             application_name="snapthunder-api", connect_timeout=settings["connect_timeout_seconds"],
-            options=f"-c statement_timeout={round(settings['statement_timeout_seconds'] * 1000)}",
+            # The server checks that we are still there while it computes, so a
+            # statement whose answer was abandoned (its connection severed) stops.
+            options=f"-c statement_timeout={round(self.timeout_seconds * 1000)} "
+                    f"-c client_connection_check_interval={CLIENT_CHECK_MILLISECONDS}", **KEEPALIVE,
         )
         self._free = threading.BoundedSemaphore(self.size)
         self._lock = threading.Lock()
@@ -79,6 +95,44 @@ class ShardPool:
                 self._idle.append(connection)
         self._free.release()
 
+    def watch(self, connection: psycopg2.extensions.connection, seconds: float | None = None) -> Watch:
+        """Sever `connection` if this shard is silent for `seconds` (default: past its statement timeout)."""
+        return self.watchdog.watch(connection, seconds or self.silence_seconds)
+
+    def failure(self, connection: psycopg2.extensions.connection, watch: Watch,
+                error: BaseException) -> tuple[ApiError, bool]:
+        """What a failed read means to the client, and whether the connection is broken.
+
+        A connection the watchdog severed, or one that died under the read
+        (a killed server sends no goodbye: psycopg2 then raises a bare
+        DatabaseError, "no message from the libpq"), is the shard being
+        unavailable: a 503 naming it, never a 500.
+        """
+        if watch.expired:
+            return ShardUnavailable(self.shard, f"it sent nothing for {watch.seconds:g} s; "
+                                                "it is stopped, overloaded or unreachable"), True
+        lost = connection.closed or (connection.info.transaction_status
+                                     == psycopg2.extensions.TRANSACTION_STATUS_UNKNOWN)
+        if lost and isinstance(error, psycopg2.Error):
+            return ShardUnavailable(self.shard, f"the connection was lost mid-answer: {error}"), True
+        broken = isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError))
+        return shard_failure(self.shard, error, self.timeout_seconds), broken
+
+    @contextlib.contextmanager
+    def reading(self, seconds: float | None = None) -> Iterator[psycopg2.extensions.connection]:
+        """A watched connection for one small read; its failures raised as the ApiError they mean."""
+        connection = self.acquire()
+        watch = self.watch(connection, seconds)
+        broken = False
+        try:
+            yield connection
+        except psycopg2.Error as error:
+            failure, broken = self.failure(connection, watch, error)
+            raise failure from None
+        finally:
+            watch.stop()
+            self.release(connection, broken)
+
     def close(self) -> None:
         with self._lock:
             for connection in self._idle:
@@ -95,6 +149,7 @@ class Deployment:
         self._endpoints: Endpoints | None = None
         self._pools: dict[str, ShardPool] = {}
         self._executor: ThreadPoolExecutor | None = None
+        self._watchdog = Watchdog()
 
     def endpoints(self) -> Endpoints:
         with self._lock:
@@ -109,7 +164,8 @@ class Deployment:
         endpoints = self.endpoints()
         with self._lock:
             if shard_name not in self._pools:
-                self._pools[shard_name] = ShardPool(endpoints.shards[shard_name], endpoints, self.settings)
+                self._pools[shard_name] = ShardPool(endpoints.shards[shard_name], endpoints, self.settings,
+                                                    self._watchdog)
             return self._pools[shard_name]
 
     def executor(self) -> ThreadPoolExecutor:
@@ -130,23 +186,13 @@ class Deployment:
         failure: ApiError | None = None
         rows: list[tuple] = []
         for name in sorted(self.endpoints().shards):
-            pool = self.pool(name)
             try:
-                connection = pool.acquire()
+                with self.pool(name).reading() as connection, connection.cursor() as cursor:
+                    cursor.execute(statement)
+                    rows = cursor.fetchall()
             except ApiError as error:
                 failure = error
                 continue
-            broken = False
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute(statement)
-                    rows = cursor.fetchall()
-            except psycopg2.Error as error:
-                broken = isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError))
-                failure = shard_failure(pool.shard, error, self.settings["statement_timeout_seconds"])
-                continue
-            finally:
-                pool.release(connection, broken)
             if rows or not non_empty:
                 return rows
             failure = None
@@ -174,21 +220,13 @@ class Deployment:
                                   "address": f"{shard.host}:{shard.port}"}
         started = time.monotonic()
         try:
-            pool = self.pool(shard.name)
-            connection = pool.acquire()
-        except ApiError as error:
-            return {**status, "ready": False, "error": error.message}
-        broken = False
-        try:
-            with connection.cursor() as cursor:
+            # A health check is a tiny read: bounded like a connection attempt, not like a query.
+            with self.pool(shard.name).reading(self.settings["connect_timeout_seconds"]) as connection, \
+                    connection.cursor() as cursor:
                 cursor.execute(READY_STATEMENT)
                 rows, chromosomes_loaded, sequences = cursor.fetchone()
-        except psycopg2.Error as error:
-            broken = isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError))
-            failure = shard_failure(shard, error, self.settings["statement_timeout_seconds"])
-            return {**status, "ready": False, "error": failure.message}
-        finally:
-            pool.release(connection, broken)
+        except ApiError as error:
+            return {**status, "ready": False, "error": error.message}
         return {**status, "ready": True, "rows": rows, "chromosomes_loaded": chromosomes_loaded,
                 "sequences_loaded": sequences, "milliseconds": round((time.monotonic() - started) * 1000, 1)}
 
