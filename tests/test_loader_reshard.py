@@ -1,12 +1,17 @@
-"""Re-sharding: a load removes the copies that the plan no longer places on a shard, in the same atomic load."""
+"""Re-sharding: a load removes the copies that the plan no longer places on a shard, in the same atomic
+load, and the API reads each chromosome from the shard the plan places it on only."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import psycopg2
+from psycopg2.extras import execute_values
+
 from loaders.cli import main
 from snapthunder import endpoints as endpoints_module
+from snapthunder_api import create_app
 from tests.conftest import junction_lines, query_all_shards, rows_by_chromosome, write_gzip
 
 ONE_PER_SHARD = ["chr1", "chr2", "chr3", "chr4"]   # shard-0 .. shard-3 in the 4-shard plan
@@ -48,3 +53,29 @@ def test_a_reload_after_resharding_leaves_one_copy_and_says_what_it_removed(empt
     ids = [snaptron_id for rows in query_all_shards(empty_shards, "SELECT snaptron_id FROM intron").values()
            for (snaptron_id,) in rows]
     assert len(ids) == len(set(ids)) == 90
+
+
+def test_reads_follow_the_plan_not_what_a_shard_happens_to_hold(empty_shards, tmp_path):
+    """A copy the plan does not place on a shard (left by a re-shard before the next load) is never read."""
+    lines = write_gzip(tmp_path / "all.gz", junction_lines(ONE_PER_SHARD, 30))
+    assert main([str(lines), "--outputs", str(_outputs(empty_shards)), "--quiet", "--rejects", str(tmp_path / "r")]) == 0
+    owner, stray = empty_shards.shards["shard-2"], empty_shards.shards["shard-0"]   # chr3's shard, and another
+    with psycopg2.connect(**owner.connect_arguments()) as source, source.cursor() as cursor:
+        cursor.execute("SELECT * FROM intron WHERE chromosome = 'chr3'")
+        rows = cursor.fetchall()
+        cursor.execute("SELECT * FROM chromosome_stats WHERE chromosome = 'chr3'")
+        stats = cursor.fetchall()
+    source.close()
+    with psycopg2.connect(**stray.connect_arguments()) as target, target.cursor() as cursor:
+        execute_values(cursor, "INSERT INTO intron VALUES %s", rows)
+        execute_values(cursor, "INSERT INTO chromosome_stats VALUES %s", stats)
+    target.close()
+    app = create_app({"endpoints": str(_outputs(empty_shards))})
+    try:
+        client = app.test_client()
+        assert client.get("/gtex/snaptron?rfilter=samples_count>:0&fields=rc").text == "120\n"
+        chr3_id = rows[0][0]
+        body = client.get(f"/gtex/snaptron?ids={chr3_id}").text
+        assert len(body.splitlines()) == 2, body   # the header and one row, not two
+    finally:
+        app.extensions["snapthunder"].close()

@@ -29,6 +29,7 @@ from typing import Callable, Iterator
 from flask import Response, current_app, g, request
 
 from snapthunder import statements, wire
+from snapthunder.plan import ShardPlan
 from snapthunder.query import Query, split_query_string
 from snapthunder.region_sets import IndexedQuery
 
@@ -176,20 +177,20 @@ def _open(deployment: Deployment, parts: list[Part], log: RequestLog, deadline: 
             wanted.setdefault(name, []).append((index, chromosomes, select_for))
     log.shards = sorted(set(log.shards) | set(wanted))
 
-    def statements_for(entries) -> Callable:
+    def statements_for(name: str, entries) -> Callable:
         def make(cursor):
             held: list[str] = []
             made = []
             for index, chromosomes, select_for in entries:
                 if chromosomes is None:
-                    held = held or _held_chromosomes(cursor)
+                    held = held or _held_chromosomes(cursor, plan, name)
                 for chromosome in held if chromosomes is None else chromosomes:
                     select, parameters = select_for(chromosome)
                     made.append(((index, chromosome), cursor.mogrify(statements.copy_statement(select), parameters)))
             return made
         return make
 
-    return open_streams(deployment, {name: statements_for(entries) for name, entries in wanted.items()}, deadline)
+    return open_streams(deployment, {name: statements_for(name, entries) for name, entries in wanted.items()}, deadline)
 
 
 def _select_for(part: Part, indexed: IndexedQuery, row_limit: int) -> Callable[[str], tuple]:
@@ -217,9 +218,10 @@ def _total(chunks: Iterator[bytes | Failure]) -> int:
     return sum(int(line) for item in items for line in item.split())
 
 
-def _held_chromosomes(cursor) -> list[str]:
+def _held_chromosomes(cursor, plan: ShardPlan, shard: str) -> list[str]:
+    """The chromosomes `shard` holds and the plan places there: a copy a re-shard left behind is not read."""
     cursor.execute(statements.HELD_CHROMOSOMES)
-    return [name for (name,) in cursor.fetchall()]
+    return [name for (name,) in cursor.fetchall() if plan.shard_for(name) == shard]
 
 
 def _count_answer(total: int, log: RequestLog, query: Query) -> Response:
