@@ -74,6 +74,7 @@ def test_the_reader_role_cannot_write_anything_even_with_read_only_transactions_
         "CREATE TEMP TABLE scratch (x int)", "CREATE TABLE public.scratch (x int)", "CREATE SCHEMA scratch",
         "CREATE FUNCTION public.scratch() RETURNS int LANGUAGE sql AS 'SELECT 1'",
         "SELECT lo_create(0)", "SELECT lo_from_bytea(0, 'x')",
+        "SELECT pg_try_advisory_lock(hashtext('snapthunder.load'))", "SELECT pg_advisory_xact_lock(1)",
         "SELECT begin_intron_load()", "SELECT finish_intron_load('{chr1}', 'x', 'gtex')",
         "SELECT create_intron_indexes('intron')",
     )]

@@ -29,6 +29,20 @@ GRANT USAGE ON SCHEMA public TO :"reader_role";
 ALTER DEFAULT PRIVILEGES FOR ROLE :"loader_role" IN SCHEMA public GRANT SELECT ON TABLES TO :"reader_role";
 -- Large objects are the one thing any role may create anywhere by default.
 REVOKE EXECUTE ON FUNCTION lo_creat(integer), lo_create(oid), lo_from_bytea(oid, bytea) FROM PUBLIC;
+-- Advisory locks: loads take one (loaders/two_phase.py, begin_intron_load), and
+-- a reader holding it would make every load fail as "another load is running".
+-- Only the loader may take them.
+REVOKE EXECUTE ON FUNCTION
+    pg_advisory_lock(bigint), pg_advisory_lock(integer, integer),
+    pg_advisory_lock_shared(bigint), pg_advisory_lock_shared(integer, integer),
+    pg_try_advisory_lock(bigint), pg_try_advisory_lock(integer, integer),
+    pg_try_advisory_lock_shared(bigint), pg_try_advisory_lock_shared(integer, integer),
+    pg_advisory_xact_lock(bigint), pg_advisory_xact_lock(integer, integer),
+    pg_advisory_xact_lock_shared(bigint), pg_advisory_xact_lock_shared(integer, integer),
+    pg_try_advisory_xact_lock(bigint), pg_try_advisory_xact_lock(integer, integer),
+    pg_try_advisory_xact_lock_shared(bigint), pg_try_advisory_xact_lock_shared(integer, integer)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pg_try_advisory_lock(bigint), pg_try_advisory_xact_lock(bigint) TO :"loader_role";
 
 -- A first guard, not the barrier: any session can SET this back off. The
 -- privileges above are what make writing impossible: the reader may SELECT the
