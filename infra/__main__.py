@@ -51,6 +51,7 @@ Ui("ui", UiArgs(
     plan_digest=plan_digest,
     replicas=settings.ui_replicas,
     resources=settings.ui_resources,
+    front_resources=settings.ui_front_resources,
     service_type=settings.ui_service_type,
     source_ranges=settings.ui_source_ranges,
 ))

@@ -100,7 +100,7 @@ class Isolation(pulumi.ComponentResource):
         # No `from`: the API answers whoever its Service lets through (a LoadBalancer filters by source range).
         self._policy("ui-http", workloads.labels(workloads.UI), child,
                      ingress=[kubernetes.networking.v1.NetworkPolicyIngressRuleArgs(
-                         ports=[_port("TCP", ui.CONTAINER_PORT)])])
+                         ports=[_port("TCP", ui.FRONT_PORT)])])
         self._policy("ui-egress", workloads.labels(workloads.UI), child, egress=[_to_shards(), _to_dns()])
         if args.load_url:
             self._policy("loader-egress", workloads.labels(workloads.LOADER), child,

@@ -87,6 +87,7 @@ class Settings:
     delete_volumes_on_destroy: bool
     shard_resources: ContainerResources
     ui_resources: ContainerResources
+    ui_front_resources: ContainerResources
     ui_replicas: int
     ui_service_type: str
     ui_source_ranges: tuple[str, ...]
@@ -123,6 +124,7 @@ class Settings:
             delete_volumes_on_destroy=read("deleteVolumesOnDestroy"),
             shard_resources=shard_resources,
             ui_resources=_resources(read, "ui"),
+            ui_front_resources=_resources(read, "uiFront"),
             ui_replicas=read("uiReplicas", _in_range(1, MAX_UI_REPLICAS)),
             ui_service_type=ui_service_type,
             ui_source_ranges=ui_source_ranges,

@@ -1,9 +1,14 @@
 """The query API and page: a Deployment of the UI image behind one Service.
 
-The pods get the endpoints document as the read-only role (a Secret mounted
-as a file, its path in `SNAPTHUNDER_ENDPOINTS`), so the API can query every
-shard and can never write, and holds no loader password. gunicorn serves on
-port 8000; the Service exposes it on port 80 as ClusterIP (reach it with
+Each pod runs the image twice, as the local environment does: `front`
+(nginx, snapthunder_api/front_end.py) on port 8000, which reads whole requests
+whatever the count of slow or idle sockets and passes them to `api` (gunicorn)
+on the pod's loopback, 127.0.0.1:8001. Two containers, not one: each process
+has its own liveness probe, so a dead gunicorn restarts only gunicorn, and
+its own resources. Only `api` gets the endpoints document as the read-only
+role (a Secret mounted as a file, its path in `SNAPTHUNDER_ENDPOINTS`), so the
+API can query every shard and can never write, and holds no loader password.
+The Service exposes the front on port 80 as ClusterIP (reach it with
 `kubectl port-forward`), NodePort, or a LoadBalancer open only to the
 configured source ranges. With more than one replica, the pods prefer
 different nodes and a disruption budget lets drains stop them one at a time.
@@ -21,7 +26,12 @@ from settings import ContainerResources
 
 SERVICE_NAME = f"{workloads.APP}-ui"
 SERVICE_PORT = 80
-CONTAINER_PORT = 8000
+# The API settings' `bind` and `app_bind` defaults (images/ui/snapthunder_api/settings.py; a test keeps them
+# equal): infra/ runs without the image's packages, so it cannot read them.
+FRONT_PORT = 8000
+APP_ADDRESS = "127.0.0.1:8001"
+# Under the front's own /tmp: nginx writes its pid and temporary files beside its configuration.
+FRONT_CONF = "/tmp/front/nginx.conf"
 ENDPOINTS_DIRECTORY = "/etc/snapthunder"
 ENDPOINTS_FILE = "endpoints.json"
 ENDPOINTS_PATH = f"{ENDPOINTS_DIRECTORY}/{ENDPOINTS_FILE}"
@@ -42,6 +52,7 @@ class UiArgs:
     plan_digest: str
     replicas: int
     resources: ContainerResources
+    front_resources: ContainerResources
     service_type: str
     source_ranges: tuple[str, ...]
 
@@ -93,21 +104,39 @@ class Ui(pulumi.ComponentResource):
 def _pod(args: UiArgs, labels: dict[str, str], secret_name: pulumi.Input[str]) -> kubernetes.core.v1.PodSpecArgs:
     endpoints_volume, endpoints_mount = workloads.secret_files_volume(
         "endpoints", ENDPOINTS_DIRECTORY, [(secret_name, {ENDPOINTS_FILE: ENDPOINTS_FILE})])
+    # A /tmp each, so neither container can write the other's files (the front's configuration among them).
+    front_tmp_volume, front_tmp_mount = workloads.scratch_volume("front-tmp", "/tmp", size_limit="64Mi")
     tmp_volume, tmp_mount = workloads.scratch_volume("tmp", "/tmp")
-    container = kubernetes.core.v1.ContainerArgs(
-        name="ui",
+    front = kubernetes.core.v1.ContainerArgs(
+        name="front",
         image=args.image,
         image_pull_policy=args.pull_policy,
+        command=["python", "-m", "snapthunder_api.front_end", FRONT_CONF],
+        ports=[kubernetes.core.v1.ContainerPortArgs(name="http", container_port=FRONT_PORT)],
+        volume_mounts=[front_tmp_mount],
+        resources=workloads.resources(args.front_resources),
+        security_context=workloads.container_security(),
+        # Ready: a request passes through the front and the app (/readyz: 200 even with a shard down).
+        # Alive: nginx accepts connections; whether gunicorn answers is the api container's own probe.
+        readiness_probe=workloads.http_probe("/readyz", "http", period_seconds=10, failure_threshold=3),
+        liveness_probe=workloads.tcp_probe("http", period_seconds=20, failure_threshold=3),
+    )
+    api = kubernetes.core.v1.ContainerArgs(
+        name="api",
+        image=args.image,   # its CMD: gunicorn, on APP_ADDRESS
+        image_pull_policy=args.pull_policy,
         env=[kubernetes.core.v1.EnvVarArgs(name=ENDPOINTS_VARIABLE, value=ENDPOINTS_PATH)],
-        ports=[kubernetes.core.v1.ContainerPortArgs(name="http", container_port=CONTAINER_PORT)],
         volume_mounts=[endpoints_mount, tmp_mount],
         resources=workloads.resources(args.resources),
         security_context=workloads.container_security(),
-        # /healthz: the process serves; /readyz: the pod can serve (200 even with a shard down).
-        readiness_probe=workloads.http_probe("/readyz", "http", period_seconds=10, failure_threshold=3),
-        liveness_probe=workloads.http_probe("/healthz", "http", period_seconds=20, failure_threshold=3),
+        # The kubelet cannot reach the pod's loopback, so the probe runs inside the container (timeout under
+        # the probe's 5 s). /healthz: the process serves. No readiness of its own: the front's goes through it.
+        liveness_probe=workloads.command_probe(
+            ["python", "-c",
+             f"import urllib.request; urllib.request.urlopen('http://{APP_ADDRESS}/healthz', timeout=4)"],
+            period_seconds=20, failure_threshold=3),
     )
-    return workloads.pod_spec(workloads.UI_USER_ID, [container], [endpoints_volume, tmp_volume],
+    return workloads.pod_spec(workloads.UI_USER_ID, [front, api], [endpoints_volume, front_tmp_volume, tmp_volume],
                               topology_spread_constraints=[_spread_over_nodes(labels)])
 
 

@@ -116,6 +116,14 @@ def http_probe(path: str, port: str, period_seconds: int, failure_threshold: int
     )
 
 
+def tcp_probe(port: str, period_seconds: int, failure_threshold: int) -> kubernetes.core.v1.ProbeArgs:
+    """Alive while the port accepts connections: for a proxy, whose own health is not its backend's."""
+    return kubernetes.core.v1.ProbeArgs(
+        tcp_socket=kubernetes.core.v1.TCPSocketActionArgs(port=port),
+        period_seconds=period_seconds, timeout_seconds=5, failure_threshold=failure_threshold,
+    )
+
+
 def scratch_volume(name: str, path: str, size_limit: str = "256Mi",
                    in_memory: bool = False) -> tuple[kubernetes.core.v1.VolumeArgs, kubernetes.core.v1.VolumeMountArgs]:
     """A writable emptyDir and its mount, for the paths a read-only root filesystem leaves unwritable."""

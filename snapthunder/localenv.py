@@ -4,7 +4,8 @@
 initialises each with the shard image's own init script and SQL, writes the
 endpoints document in the same shape as the Pulumi stack outputs, so loaders,
 the API and the bench run unchanged against it, and starts the API (gunicorn
-on a free loopback port, its address in the document's `api_url`). `down`
+behind its HTTP front, nginx, as in the UI pod, on free loopback ports; the
+front's address is the document's `api_url`). `down`
 stops every process `up` started and removes the data. What `down` needs
 (data directory, servers, the API's process) is kept under the document's
 `local` key.
@@ -165,52 +166,62 @@ def _password_files(directory: Path, passwords: dict[str, str]) -> Path:
 
 
 def _start_api(outputs: Path, root: Path) -> dict:
-    """gunicorn serving `outputs`, detached (own session), on a free port; returns what `down` needs."""
-    port = free_port()
+    """The API as the UI pod runs it: gunicorn behind the HTTP front, on free loopback ports, detached.
+
+    Both write to `api.log`, readable by its owner only (every query string is in it).
+    """
+    port, app_port = free_port(), free_port()
     log_path = root / "api.log"
     # The image's PYTHONPATH (images/ui/Dockerfile): the API imports without an installed package.
     python_path = os.pathsep.join(filter(None, [str(REPOSITORY), str(API_DIRECTORY), os.environ.get("PYTHONPATH")]))
     environment = dict(os.environ, PYTHONPATH=python_path, SNAPTHUNDER_ENDPOINTS=str(outputs),
-                       SNAPTHUNDER_BIND=f"127.0.0.1:{port}")
-    command = [sys.executable, "-m", "gunicorn", "--config", str(API_CONFIG), API_APPLICATION]
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    api = {"pid": process.pid, "port": port, "log": str(log_path)}
+                       SNAPTHUNDER_BIND=f"127.0.0.1:{port}", SNAPTHUNDER_APP_BIND=f"127.0.0.1:{app_port}")
+    commands = {
+        "pid": [sys.executable, "-m", "gunicorn", "--config", str(API_CONFIG), API_APPLICATION],
+        "front_pid": [sys.executable, "-m", "snapthunder_api.front_end", str(root / "front" / "nginx.conf")],
+    }
+    api: dict = {"port": port, "app_port": app_port, "log": str(log_path)}
+    processes = {}
+    with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
+        for key, command in commands.items():
+            processes[key] = subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL, stdout=log,
+                                              stderr=subprocess.STDOUT, start_new_session=True)
+            api[key] = processes[key].pid
     deadline = time.monotonic() + API_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
+    while time.monotonic() < deadline and all(process.poll() is None for process in processes.values()):
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
                 return api
         except (urllib.error.URLError, OSError):
             time.sleep(0.1)
+    exited = [key for key, process in processes.items() if process.poll() is not None]
     _stop_api(api)
     tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
-    raise LocalEnvironmentError(f"the API (gunicorn on 127.0.0.1:{port}) did not answer /healthz within "
-                                f"{API_START_SECONDS:g} s; its log, {log_path}, ends with:\n{tail}")
+    what = f"{' and '.join('gunicorn' if key == 'pid' else 'the front' for key in exited)} exited" if exited else \
+        f"it did not answer /healthz within {API_START_SECONDS:g} s"
+    raise LocalEnvironmentError(f"the API (its front on 127.0.0.1:{port}, gunicorn on 127.0.0.1:{app_port}) did not "
+                                f"start: {what}; its log, {log_path}, ends with:\n{tail}")
 
 
 def _stop_api(api: dict) -> None:
-    """SIGTERM to the API's process group (gunicorn and its workers), SIGKILL if it lingers."""
-    pid = api["pid"]
-    for signal_number in (signal.SIGTERM, signal.SIGKILL):
-        if not _is_api_process(pid):
-            return
-        try:
-            os.killpg(pid, signal_number)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + API_STOP_SECONDS
-        while time.monotonic() < deadline and _is_api_process(pid):
-            time.sleep(0.05)
-    if _is_api_process(pid):
-        print(f"warning: the API (pid {pid}) survived SIGKILL", file=sys.stderr)
+    """SIGTERM to the front's and gunicorn's process groups, SIGKILL to what lingers."""
+    for pid in (api[key] for key in ("front_pid", "pid") if key in api):
+        for signal_number in (signal.SIGTERM, signal.SIGKILL):
+            if not _is_api_process(pid):
+                break
+            try:
+                os.killpg(pid, signal_number)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + API_STOP_SECONDS
+            while time.monotonic() < deadline and _is_api_process(pid):
+                time.sleep(0.05)
+        if _is_api_process(pid):
+            print(f"warning: the API's process {pid} survived SIGKILL", file=sys.stderr)
 
 
 def _is_api_process(pid: int) -> bool:
-    """True while `pid` is a live gunicorn (reaping it first when it is our exited child)."""
+    """True while `pid` is a live gunicorn or nginx (reaping it first when it is our exited child)."""
     try:
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
@@ -218,12 +229,12 @@ def _is_api_process(pid: int) -> bool:
         pass
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            is_gunicorn = b"gunicorn" in cmdline.read()
+            command = cmdline.read()
         with open(f"/proc/{pid}/stat", "rb") as stat:
             running = stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
     except OSError:
         return False
-    return is_gunicorn and running
+    return running and any(name in command for name in (b"gunicorn", b"nginx", b"snapthunder_api.front_end"))
 
 
 def _refuse_if_running(outputs: Path) -> None:

@@ -7,7 +7,8 @@ server per shard, selectors that select, no password outside a Secret nor in
 any environment (Secrets are mounted as files, where the shard image's contract
 says), probes, resources (ephemeral storage too) and security contexts everywhere,
 network policies that bound what each pod may reach and be reached by,
-disruption budgets that let drains proceed one pod at a time, UI replicas
+disruption budgets that let drains proceed one pod at a time, the UI pod as nginx
+in front of gunicorn (two containers, each with its own probes and resources), UI replicas
 spread over nodes, manifests the API server's schema accepts, and an endpoints
 document that covers every chromosome once.
 """
@@ -24,6 +25,7 @@ from tests.infra_harness import CHECKED_KUBERNETES_VERSIONS, IMAGE_TYPE, Deploym
 from snapthunder import shard_image
 from snapthunder.endpoints import Endpoints
 from snapthunder.plan import CHROMOSOMES, plan_shards
+from snapthunder_api.settings import BY_NAME as API_SETTINGS
 
 SCENARIOS = {
     "no config": {},
@@ -282,26 +284,32 @@ def test_every_shard_reads_its_passwords_from_files_and_trusts_no_connection(sce
         }
 
 
-def test_every_long_running_container_has_probes_and_every_container_resources(scenario) -> None:
+def test_every_long_running_pod_has_probes_and_every_container_resources(scenario) -> None:
     _, deployment = scenario
-    for kind, container in containers(deployment):
-        if kind != "Job":
-            assert container["readinessProbe"] and container["livenessProbe"], container["name"]
-        for bound in ("requests", "limits"):
-            assert set(container["resources"][bound]) == {"cpu", "memory", "ephemeral-storage"}, container["name"]
+    for workload, template in pod_templates(deployment):
+        pod_containers = template["spec"]["containers"]
+        if workload["kind"] != "Job":
+            # Readiness is the pod's (the UI's is checked through its front); each process has its own liveness.
+            assert any("readinessProbe" in container for container in pod_containers), workload["metadata"]["name"]
+            assert all(container["livenessProbe"] for container in pod_containers), workload["metadata"]["name"]
+        for container in pod_containers:
+            for bound in ("requests", "limits"):
+                assert set(container["resources"][bound]) == {"cpu", "memory", "ephemeral-storage"}, container["name"]
 
 
-@pytest.mark.parametrize(("config", "shard", "ui"), [
-    ({}, ("256Mi", "1Gi"), ("256Mi", "2Gi")),
+@pytest.mark.parametrize(("config", "shard", "ui", "front"), [
+    ({}, ("256Mi", "1Gi"), ("256Mi", "2Gi"), ("64Mi", "256Mi")),
     ({"shardEphemeralStorageRequest": "1Gi", "shardEphemeralStorageLimit": "4Gi",
-      "uiEphemeralStorageRequest": "512Mi", "uiEphemeralStorageLimit": "3Gi", "loadUrl": "https://example.org/j.bgz"},
-     ("1Gi", "4Gi"), ("512Mi", "3Gi")),
+      "uiEphemeralStorageRequest": "512Mi", "uiEphemeralStorageLimit": "3Gi",
+      "uiFrontEphemeralStorageRequest": "128Mi", "uiFrontEphemeralStorageLimit": "512Mi",
+      "loadUrl": "https://example.org/j.bgz"},
+     ("1Gi", "4Gi"), ("512Mi", "3Gi"), ("128Mi", "512Mi")),
 ])
 def test_ephemeral_storage_follows_the_config(config: dict[str, str], shard: tuple[str, str],
-                                              ui: tuple[str, str]) -> None:
+                                              ui: tuple[str, str], front: tuple[str, str]) -> None:
     deployment = run_program(config)
     for kind, container in containers(deployment):
-        request, limit = shard if kind == "StatefulSet" else ui
+        request, limit = shard if kind == "StatefulSet" else front if container["name"] == "front" else ui
         resources = container["resources"]
         assert (resources["requests"]["ephemeral-storage"], resources["limits"]["ephemeral-storage"]) == (
             request, limit), (kind, container["name"])
@@ -373,10 +381,12 @@ def test_the_api_gets_the_document_as_the_reader_and_the_load_job_as_the_loader(
     loader_passwords = {shard["password"] for shard in document["shards"].values()}
     assert not loader_passwords & {shard["password"] for shard in as_reader["shards"].values()}
     [ui] = deployment.kind("Deployment")
-    [container] = ui["spec"]["template"]["spec"]["containers"]
-    assert {"name": "SNAPTHUNDER_ENDPOINTS", "value": "/etc/snapthunder/endpoints.json"} in container["env"]
-    assert mounted_secret_files(ui["spec"]["template"]["spec"], container) == {
+    front, api = ui["spec"]["template"]["spec"]["containers"]
+    assert {"name": "SNAPTHUNDER_ENDPOINTS", "value": "/etc/snapthunder/endpoints.json"} in api["env"]
+    assert mounted_secret_files(ui["spec"]["template"]["spec"], api) == {
         "/etc/snapthunder/endpoints.json": ("snapthunder-ui-endpoints", "endpoints.json")}
+    # The front only forwards requests: it gets neither the document nor its path.
+    assert "env" not in front and not mounted_secret_files(ui["spec"]["template"]["spec"], front)
     jobs = deployment.kind("Job")
     if not config.get("loadUrl"):
         assert not jobs
@@ -388,6 +398,59 @@ def test_the_api_gets_the_document_as_the_reader_and_the_load_job_as_the_loader(
     assert mounted_secret_files(job["spec"]["template"]["spec"], loader) == {
         "/etc/snapthunder/endpoints.json": ("snapthunder-load-endpoints", "endpoints.json")}
     assert json.loads(secrets["snapthunder-load-endpoints"]["stringData"]["endpoints.json"]) == document
+
+
+def ui_containers(deployment: Deployment) -> dict[str, dict[str, Any]]:
+    [ui] = deployment.kind("Deployment")
+    return {container["name"]: container for container in ui["spec"]["template"]["spec"]["containers"]}
+
+
+def test_the_ui_pod_runs_the_front_before_gunicorn_as_the_api_settings_place_them(scenario) -> None:
+    _, deployment = scenario
+    pod = ui_containers(deployment)
+    assert list(pod) == ["front", "api"]
+    front, api = pod["front"], pod["api"]
+    bind_port = int(API_SETTINGS["bind"].default.rsplit(":", 1)[1])
+    app_bind = API_SETTINGS["app_bind"].default
+    assert front["command"] == ["python", "-m", "snapthunder_api.front_end", "/tmp/front/nginx.conf"]
+    assert front["ports"] == [{"name": "http", "containerPort": bind_port}]
+    # Ready when a request passes through the front and the app; alive while nginx accepts connections,
+    # so a dead gunicorn restarts the api container only.
+    assert front["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert front["livenessProbe"]["tcpSocket"] == {"port": "http"}
+    # gunicorn is the image's CMD, on loopback: no port, and a liveness probe from inside the container
+    # (the kubelet cannot reach the pod's loopback).
+    assert "command" not in api and "args" not in api and "ports" not in api
+    assert "readinessProbe" not in api
+    [*interpreter, script] = api["livenessProbe"]["exec"]["command"]
+    assert interpreter == ["python", "-c"]
+    assert f"urlopen('http://{app_bind}/healthz', timeout=" in script
+    assert api["livenessProbe"]["timeoutSeconds"] > float(script.split("timeout=")[1].split(")")[0])
+    # Each writes only its own /tmp (the front its configuration): emptyDirs, one per container.
+    [ui] = deployment.kind("Deployment")
+    scratch = {volume["name"] for volume in ui["spec"]["template"]["spec"]["volumes"] if "emptyDir" in volume}
+    tmp = [[mount["name"] for mount in container["volumeMounts"] if mount["mountPath"] == "/tmp"]
+           for container in (front, api)]
+    assert all(len(names) == 1 and names[0] in scratch for names in tmp) and tmp[0] != tmp[1], tmp
+
+
+@pytest.mark.parametrize("config", [{}, {"uiCpuLimit": "3", "uiFrontCpuLimit": "1", "uiFrontMemoryLimit": "512Mi"}])
+def test_the_ui_containers_get_their_own_resources(config: dict[str, str]) -> None:
+    pod = ui_containers(run_program(config))
+    front = {"requests": {"cpu": "50m", "memory": "32Mi", "ephemeral-storage": "64Mi"},
+             "limits": {"cpu": config.get("uiFrontCpuLimit", "500m"),
+                        "memory": config.get("uiFrontMemoryLimit", "256Mi"), "ephemeral-storage": "256Mi"}}
+    api = {"requests": {"cpu": "100m", "memory": "512Mi", "ephemeral-storage": "256Mi"},
+           "limits": {"cpu": config.get("uiCpuLimit", "1"), "memory": "1Gi", "ephemeral-storage": "2Gi"}}
+    assert (pod["front"]["resources"], pod["api"]["resources"]) == (front, api)
+
+
+def test_the_ui_service_targets_the_fronts_port(scenario) -> None:
+    _, deployment = scenario
+    [port] = by_name(deployment, "Service")["snapthunder-ui"]["spec"]["ports"]
+    named = {(name, container_port["name"]) for name, container in ui_containers(deployment).items()
+             for container_port in container.get("ports", [])}
+    assert named == {("front", port["targetPort"])}
 
 
 def test_the_ui_service_type_and_source_ranges(scenario) -> None:

@@ -3,8 +3,8 @@
 The shard image must copy exactly the files the local environment runs
 (snapthunder/shard_image.py's SQL, init scripts and server settings) and its
 entrypoint to the paths the contract names; the UI image must carry the shared package, the
-loader, the bench and the app, as a non-root user, its Python packages exactly
-as images/ui/requirements.lock pins and hashes them. Both start from a base
+loader, the bench, the app and nginx (its HTTP front), as a non-root user, its
+Python packages exactly as images/ui/requirements.lock pins and hashes them. Both start from a base
 pinned by digest. The program tags a built image by a digest of exactly those
 files.
 """
@@ -20,6 +20,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from snapthunder import shard_image
+from snapthunder_api.settings import BY_NAME as API_SETTINGS
 from tests.infra_harness import IMAGE_TYPE, REPOSITORY_ROOT, program_module, run_program
 
 images = program_module("images")
@@ -134,7 +135,17 @@ def test_the_ui_image_carries_the_package_the_loader_the_bench_and_the_app() -> 
     assert instructions(dockerfile, "EXPOSE") == ["8000"]
     assert instructions(dockerfile, "CMD") == [
         '["gunicorn", "--config", "/app/images/ui/gunicorn.conf.py", "snapthunder_api:create_app()"]']
-    assert instructions(dockerfile, "HEALTHCHECK")
+    [healthcheck] = instructions(dockerfile, "HEALTHCHECK")
+    # The default CMD is gunicorn, on the API settings' app_bind (not the front's bind).
+    assert f"'http://{API_SETTINGS['app_bind'].default}/healthz'" in healthcheck
+
+
+def test_the_ui_image_installs_debians_nginx_light_for_the_front_and_keeps_no_apt_lists() -> None:
+    [install] = [run for run in instructions(images.UI_DOCKERFILE, "RUN") if "apt-get" in run]
+    commands = [command.split() for command in install.split("&&")]
+    assert commands == [["apt-get", "update"],
+                        ["apt-get", "install", "--yes", "--no-install-recommends", "nginx-light"],
+                        ["rm", "-rf", "/var/lib/apt/lists/*"]]
 
 
 def test_the_dockerignore_lets_every_copied_source_through() -> None:

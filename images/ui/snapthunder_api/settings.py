@@ -29,12 +29,17 @@ class Setting:
         return PREFIX + self.name.upper()
 
 
+# A live shard ends a statement itself by its statement timeout; one silent this
+# many times that is frozen or unreachable, and the API gives up on it (watchdog.py).
+SILENCE_FACTOR = 1.25
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("endpoints", str(DEFAULT_OUTPUTS),
             "endpoints document to serve (the API connects as its `reader` role only)"),
     Setting("statement_timeout_seconds", 30.0,
             "longest a shard statement may run; a query over it gets 504, "
-            "or the `#ERROR 504` marker once rows were sent"),
+            f"or the `#ERROR 504` marker once rows were sent; a shard silent for {SILENCE_FACTOR:g} times this "
+            "counts as stopped (503 naming it)"),
     Setting("request_seconds", 60.0,
             "longest one request may take, all its statements and parts included; past it the answer is a 504 "
             "(or ends with the `#ERROR 504` marker) naming the request and its size, not a shard"),
@@ -48,13 +53,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_request_items", 10_000,
             "most regions, ids, sids, filters or bulk queries in one request; more is a 400"),
     Setting("max_request_bytes", 1024**2,
-            "longest query string or bulk POST body; longer is a 400"),
+            "longest bulk POST body (the front answers 413 past it) or query string (the app answers 400)"),
     Setting("pool_size", 4, "connections each worker process keeps per shard (also the most it opens)"),
     Setting("pool_wait_seconds", 10.0, "how long a request waits for a free connection before a 503"),
-    Setting("connect_timeout_seconds", 3, "how long connecting to a shard may take before it counts as down"),
+    Setting("connect_timeout_seconds", 3, "how long connecting to a shard, or its /readyz check, may take before "
+                                          "it counts as down"),
     Setting("page_rows", 1000, "junctions the page (GET /) draws and lists (their sample lists are fetched on a "
                                "click); the download link has them all"),
-    Setting("bind", "0.0.0.0:8000", "address gunicorn listens on"),
+    Setting("bind", "0.0.0.0:8000", "address the HTTP front (nginx) listens on: the API's address"),
+    Setting("app_bind", "127.0.0.1:8001", "address gunicorn listens on, behind the front (loopback: only the front "
+                                          "reaches it)"),
+    Setting("header_seconds", 10.0, "longest a client may take to send its request line and headers, or pause "
+                                    "in its body; past it the front closes the connection"),
+    Setting("max_request_line_bytes", 64 * 1024, "longest request line (and any one header) the front accepts; "
+                                                 "longer is a 414 (send long queries as a POST body)"),
     Setting("workers", 2, "gunicorn worker processes (each has its own connection pools)"),
     Setting("threads", 8, "threads per worker (gthread): concurrent requests per worker, streaming included"),
 )

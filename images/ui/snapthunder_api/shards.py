@@ -31,14 +31,12 @@ from snapthunder import endpoints as endpoints_module
 from snapthunder.endpoints import Endpoints, EndpointsError, Shard
 
 from snapthunder_api.errors import ApiError, ShardUnavailable, shard_failure
+from snapthunder_api.settings import SILENCE_FACTOR
 from snapthunder_api.watchdog import Watch, Watchdog
 
 # The loaded sequences' names let the page explain an empty answer ("chr99 is not in this compilation; it has …").
 READY_STATEMENT = ("SELECT coalesce(sum(row_count), 0)::bigint, count(*), "
                    "coalesce(array_agg(chromosome ORDER BY chromosome), '{}') FROM chromosome_stats")
-# A live shard ends a statement itself by its statement timeout; one silent a
-# quarter longer than that is frozen or unreachable, and the watchdog gives up on it.
-SILENCE_FACTOR = 1.25
 # How often a shard's backend checks, while it computes, that the API is still there.
 CLIENT_CHECK_MILLISECONDS = 1000
 # TCP keepalive on every shard connection: a peer that vanished (node lost,
