@@ -137,7 +137,7 @@ def _from_where(indexed: IndexedQuery, chromosome: str, parameters: _Parameters,
                 ordered: bool) -> sql.Composed:
     """FROM, WHERE and (when `ordered`) ORDER BY of one chromosome's rows; the SQL's size does not grow with regions.
 
-    With windows, each is one index probe of the rows starting in it,
+    One window is one range scan. With several, each is one index probe of the rows starting in it,
     driven by the windows in order (`unnest … WITH ORDINALITY`): the nested
     loop keeps each probe's (start, end) index order, so `ORDER BY position`
     is the genomic order at no cost, where `ORDER BY start, end` over the
@@ -149,13 +149,19 @@ def _from_where(indexed: IndexedQuery, chromosome: str, parameters: _Parameters,
     query, reads = indexed.query, indexed.on(chromosome)
     name = parameters.add(chromosome)
     conditions = []
-    if reads.windows is None:
+    reach = (sql.SQL(" - (SELECT max_length FROM chromosome_stats WHERE chromosome = {}) + 1").format(name)
+             if reads.windows and reads.reach_back else sql.SQL(""))
+    if reads.windows is None or len(reads.windows) == 1:
+        # One window is one plain range scan: the join below costs twice as much per row
+        # (a 25 Mb count: 62 vs 114 ms for 618,859 rows, measured side by side).
         source = sql.SQL("FROM intron")
         conditions.append(sql.SQL("intron.chromosome = {}").format(name))
+        if reads.windows:
+            [(low, high)] = reads.windows
+            conditions.append(sql.SQL("intron.start >= {}{} AND intron.start <= {}").format(
+                parameters.add(low), reach, parameters.add(high)))
         order = sql.SQL(" ORDER BY intron.start, intron.{}").format(sql.Identifier("end"))
     else:
-        reach = (sql.SQL(" - (SELECT max_length FROM chromosome_stats WHERE chromosome = {}) + 1").format(name)
-                 if reads.reach_back else sql.SQL(""))
         lows = [low for low, _ in reads.windows]
         source = sql.SQL(
             "FROM unnest({}::integer[], {}::integer[], {}::integer[]) WITH ORDINALITY "
@@ -186,9 +192,16 @@ def _test_condition(test: RegionTest, query: Query, parameters: _Parameters) -> 
     """A group's regions as one binary search (region_sets.py has the table), AND its filters and ids."""
     probe, check = (_TEST_COLUMNS[name] for name in PROBE_AND_CHECK[test.mode])
     kind = sql.SQL("bigint" if test.mode == "exact" else "integer")
-    lows = parameters.add(list(test.lows))
-    highs = lows if test.mode == "exact" else parameters.add(list(test.highs))
-    region = sql.SQL("{} <= ({}::{}[])[width_bucket({}, {}::{}[])]").format(check, highs, kind, probe, lows, kind)
+    if len(test.lows) == 1:
+        # The same test for one region, without the per-row array lookup: 2x faster
+        # on a 25 Mb count (61 vs 126 ms for 618,859 rows, measured side by side).
+        low = parameters.add(test.lows[0])
+        high = low if test.mode == "exact" else parameters.add(test.highs[0])
+        region = sql.SQL("({} >= {} AND {} <= {})").format(probe, low, check, high)
+    else:
+        lows = parameters.add(list(test.lows))
+        highs = lows if test.mode == "exact" else parameters.add(list(test.highs))
+        region = sql.SQL("{} <= ({}::{}[])[width_bucket({}, {}::{}[])]").format(check, highs, kind, probe, lows, kind)
     return _selection_condition(test.filters, test.ids, query, parameters, region)
 
 

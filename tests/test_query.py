@@ -231,7 +231,8 @@ def test_plain_overlap_is_bounded_by_the_longest_junction_and_modifiers_by_the_r
     assert "max_length" not in contained and 'intron."end" <= ' in contained
     json_rows = _render(statements.select_statement(IndexedQuery(parse("regions=chr1:5-9&limit=3")), "chr1", "g:I", "json",
                                                       row_limit=3)[0])
-    assert json_rows.startswith("SELECT json_build_array(") and json_rows.endswith("ORDER BY wanted.position LIMIT %(p7)s")
+    assert json_rows.startswith("SELECT json_build_array(") and json_rows.endswith(
+        'ORDER BY intron.start, intron."end" LIMIT %(p6)s')
     bed = _render(statements.select_statement(IndexedQuery(parse("regions=chr1:5-9&score_by=coverage_avg&sids=3")), "chr1", None,
                                               "bed")[0])
     assert bed.startswith("SELECT intron.chromosome, intron.start - 1, intron.\"end\", 'junc', "
@@ -252,14 +253,18 @@ def _render(composed: sql.Composable) -> str:
 
 
 @pytest.mark.parametrize("modifier", ["", "&contains=1", "&either=1", "&either=2", "&exact=1"])
-def test_a_chromosomes_statement_is_the_same_sql_for_one_region_or_ten_thousand(modifier):
-    """Regions travel as arrays, never as one OR branch each; overlapping ones are merged first."""
+def test_a_chromosomes_statement_is_the_same_sql_for_two_regions_or_ten_thousand(modifier):
+    """Regions travel as arrays, never as one OR branch each; overlapping ones are merged first.
+
+    One region is tested without the arrays' per-row lookup (the common case, and twice as fast).
+    """
     def statement(count: int):
         regions = ",".join(f"chr1:{start}-{start + 500}" for start in range(1, 1000 * count, 1000))
         query = q.parse(q.split_query_string(f"regions={regions}{modifier}"), 10_000)
         return statements.select_statement(IndexedQuery(query), "chr1", "g:I")
-    (one, _), (many, values) = statement(1), statement(10_000)
-    assert _render(one) == _render(many) and " OR " not in _render(many)
+    (one, _), (two, _), (many, values) = statement(1), statement(2), statement(10_000)
+    assert _render(two) == _render(many) and " OR " not in _render(many)
+    assert "width_bucket" in _render(two) and "width_bucket" not in _render(one)
     assert max(len(value) for value in values.values() if isinstance(value, list)) == 10_000
     merged = IndexedQuery(parse("regions=chr1:1-10,chr1:5-20,chr1:21-30,chr1:40-50" + modifier))
     assert len(merged.on("chr1").windows) == (4 if "exact" in modifier else 2)  # exact reads each start alone
