@@ -202,9 +202,16 @@ def _roll_back(prepared: list[Participant]) -> str:
     return "nothing changed"
 
 
+# A load's transaction sits idle on a shard the file has not reached yet, or one
+# whose indexes are built while another's still are, for as long as the file
+# takes: the server's idle_in_transaction_session_timeout (snapthunder.conf)
+# must not end it.
+LOAD_SESSION_OPTIONS = "-c idle_in_transaction_session_timeout=0"
+
+
 def _connect(shard: Shard) -> psycopg2.extensions.connection:
     try:
-        return psycopg2.connect(**shard.connect_arguments())
+        return psycopg2.connect(**shard.connect_arguments(), options=LOAD_SESSION_OPTIONS)
     except psycopg2.Error as error:
         raise ShardLoadError(f"{shard.describe()}: {describe_error(error)}") from None
 

@@ -83,8 +83,7 @@ class PostgresServer:
             shutil.chown(password_file, SERVER_USER, SERVER_USER)
         try:
             self._run("initdb", "--pgdata", str(self.data_dir), "--username", shard_image.SUPERUSER,
-                      *shard_image.initdb_authentication(), f"--pwfile={password_file}",
-                      "--encoding", "UTF8", "--locale", "C", "--no-sync")
+                      *shard_image.initdb_arguments(), f"--pwfile={password_file}", "--no-sync")
         finally:
             password_file.unlink()
 

@@ -63,20 +63,27 @@ def init_environment(secrets_dir: str = IMAGE_SECRETS_DIR, sql_dir: str = IMAGE_
     }
 
 
-def initdb_authentication() -> list[str]:
-    """The initdb flags that write LOCAL_AUTHENTICATION and HOST_AUTHENTICATION into pg_hba.conf."""
-    return [f"--auth-local={LOCAL_AUTHENTICATION}", f"--auth-host={HOST_AUTHENTICATION}"]
+def initdb_arguments() -> list[str]:
+    """The initdb flags of every shard, in the image and locally.
+
+    LOCAL_AUTHENTICATION and HOST_AUTHENTICATION go into pg_hba.conf. The C
+    collation: text sorts by bytes, the order in which the API merges
+    per-chromosome streams (the image's default locale would sort
+    `GL000009.2` after `chr1` and `chrUn_gl…` before `chrUn_KI…`).
+    """
+    return [f"--auth-local={LOCAL_AUTHENTICATION}", f"--auth-host={HOST_AUTHENTICATION}",
+            "--encoding=UTF8", "--locale=C"]
 
 
 def entrypoint_environment() -> dict[str, str]:
     """`init_environment()` plus what the official entrypoint reads to initialise a volume.
 
-    POSTGRES_INITDB_ARGS gives initdb the authentication methods;
+    POSTGRES_INITDB_ARGS gives initdb the authentication methods and the collation;
     POSTGRES_HOST_AUTH_METHOD is the method of the `host all all all` line the
     entrypoint appends to pg_hba.conf (the pods' address is not known in advance).
     """
     return {
         **init_environment(),
-        "POSTGRES_INITDB_ARGS": " ".join(initdb_authentication()),
+        "POSTGRES_INITDB_ARGS": " ".join(initdb_arguments()),
         "POSTGRES_HOST_AUTH_METHOD": HOST_AUTHENTICATION,
     }

@@ -213,3 +213,24 @@ def test_samples_that_fail_after_the_junctions_are_ready_change_nothing(old_and_
     error = capsys.readouterr().err
     assert "duplicate key value violates unique constraint" in error and error.rstrip().endswith("nothing changed")
     assert shard_contents(endpoints) == before
+
+
+def test_a_load_outlasts_the_servers_idle_in_transaction_timeout(empty_shards, tmp_path):
+    """Shards the file reaches late sit idle in the load's transaction: the server must not end it."""
+    def set_timeout(value: str) -> None:
+        query_all_shards(empty_shards, f"ALTER ROLE CURRENT_USER SET idle_in_transaction_session_timeout = '{value}';"
+                                       " SELECT 1", as_loader=True)
+    set_timeout("1s")
+    try:
+        loader = subprocess.Popen([sys.executable, "-m", "loaders", "-", "--outputs", str(_outputs(empty_shards)),
+                                   "--quiet", "--jobs", "1"], cwd=tmp_path, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines = list(junction_lines(NEW_LOAD, 20))
+        loader.stdin.write("\n".join(lines[:20]) + "\n")   # chr1 only: shard-1..3 wait, idle
+        loader.stdin.flush()
+        time.sleep(2.5)
+        output, errors = loader.communicate("\n".join(lines[20:]) + "\n", timeout=WAIT_SECONDS)
+    finally:
+        set_timeout("10min")
+    assert loader.returncode == 0, errors
+    assert rows_by_chromosome(empty_shards) == {chromosome: 20 for chromosome in NEW_LOAD}
