@@ -182,18 +182,22 @@ def _start_api(outputs: Path, root: Path) -> dict:
     }
     api: dict = {"port": port, "app_port": app_port, "log": str(log_path)}
     processes = {}
-    with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
-        for key, command in commands.items():
-            processes[key] = subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL, stdout=log,
-                                              stderr=subprocess.STDOUT, start_new_session=True)
-            api[key] = processes[key].pid
-    deadline = time.monotonic() + API_START_SECONDS
-    while time.monotonic() < deadline and all(process.poll() is None for process in processes.values()):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return api
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)
+    try:
+        with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
+            for key, command in commands.items():
+                processes[key] = subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL, stdout=log,
+                                                  stderr=subprocess.STDOUT, start_new_session=True)
+                api[key] = processes[key].pid
+        deadline = time.monotonic() + API_START_SECONDS
+        while time.monotonic() < deadline and all(process.poll() is None for process in processes.values()):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    return api
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+    except BaseException:   # interrupted (Ctrl-C) or a start that failed: the detached processes must not stay
+        _stop_api(api)
+        raise
     exited = [key for key, process in processes.items() if process.poll() is not None]
     _stop_api(api)
     tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])

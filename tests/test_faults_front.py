@@ -11,13 +11,18 @@ from __future__ import annotations
 import http.client
 import os
 import select
+import signal
 import socket
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from snapthunder import localenv
+from snapthunder.postgres_server import free_port
 from snapthunder_api import settings as api_settings
 
 pytest_plugins = ["tests.api_fixtures"]
@@ -114,3 +119,40 @@ def test_the_local_api_has_no_control_socket_and_a_private_log(api_environment):
                   if line.split()[6] in socket_inodes and len(line.split()) > 7]
     assert not unix_paths, f"gunicorn listens on {unix_paths}: any gunicorn of this user could command it"
     assert stat.S_IMODE(Path(api["log"]).stat().st_mode) == 0o600
+
+
+def test_oversize_headers_are_a_400_in_the_api_s_error_form(api_environment):
+    connection = http.client.HTTPConnection(*address(api_environment), timeout=10)
+    try:
+        connection.request("GET", "/healthz", headers={"X-Long": "x" * (DEFAULTS["max_request_line_bytes"] + 1)})
+        response = connection.getresponse()
+        assert (response.status, response.getheader("Content-Type")) == (400, "text/plain")
+        assert response.read().decode().startswith("#ERROR 400 the request headers are over 65,536 bytes")
+    finally:
+        connection.close()
+
+
+def test_a_front_whose_gunicorn_is_gone_answers_502_in_the_api_s_error_form(tmp_path):
+    port, dead = free_port(), free_port()
+    environment = dict(os.environ, SNAPTHUNDER_BIND=f"127.0.0.1:{port}", SNAPTHUNDER_APP_BIND=f"127.0.0.1:{dead}",
+                       PYTHONPATH=os.pathsep.join([str(localenv.REPOSITORY), str(localenv.API_DIRECTORY)]))
+    front = subprocess.Popen([sys.executable, "-m", "snapthunder_api.front_end", str(tmp_path / "nginx.conf")],
+                             env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and front.poll() is None, "the front did not start"
+                time.sleep(0.1)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/healthz")
+        response = connection.getresponse()
+        assert (response.status, response.getheader("Content-Type")) == (502, "text/plain")
+        assert response.read().decode() == "#ERROR 502 the API behind the front is not answering (restarting?); try again\n"
+    finally:
+        os.killpg(front.pid, signal.SIGTERM)
+        front.wait(10)

@@ -29,6 +29,7 @@ keepalive = 5
 # default). gunicorn's own cap cannot go above 8,190 bytes, shorter than the
 # sids= lists Snaptron clients put in URLs, so it is off here.
 limit_request_line = 0
+limit_request_field_size = 0   # likewise for headers: the front caps each at max_request_line_bytes
 # No control socket: gunicorn's default one (~/.gunicorn/gunicorn.ctl) is shared
 # by every gunicorn of the same user, so another one could command this one.
 control_socket_disable = True

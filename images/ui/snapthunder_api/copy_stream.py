@@ -93,6 +93,10 @@ class ShardReader:
         self._watch: Watch | None = None
 
     def run(self) -> None:
+        if self.closing.is_set():   # the answer was closed before this reader's turn came
+            self.started_event.set()
+            self.finished.set()
+            return
         try:
             connection = self.pool.acquire()
         except ApiError as error:
@@ -127,7 +131,8 @@ class ShardReader:
             self._watch.stop()
             with self._connection_lock:
                 self._connection = None
-            self.pool.release(connection, broken)
+            # A connection severed after its statement ended raised nothing, and is still unusable.
+            self.pool.release(connection, broken or self.cancelled.is_set() or self._watch.expired)
             self.started_event.set()
             self.finished.set()
 
@@ -268,6 +273,7 @@ class Streams:
                 item = unit.chunks.get(timeout=PUT_POLL_SECONDS)
             except queue.Empty:
                 waited += PUT_POLL_SECONDS
+                self.taken_at = time.monotonic()   # the client is waiting on a shard here: it is not stalled
                 if unit.abandoned is not None:
                     yield Failure(unit.abandoned)
                     return

@@ -18,8 +18,9 @@ Chosen by measurement against gunicorn alone, granian and waitress
 which curl and R send (`rfilter=samples_count>:5`), and waitress stops
 answering past its connection limit.
 
-Errors nginx itself answers (400, 413, 414, 494) are one `text/plain` line
-in the API's own `#ERROR <status> <message>` form; a client too slow to
+Errors nginx itself answers (400, 413, 414, oversize headers, and 502/504
+when gunicorn does not answer) are one `text/plain` line in the API's own
+`#ERROR <status> <message>` form; a client too slow to
 send its request is disconnected without an answer.
 
 `python -m snapthunder_api.front_end CONF` writes the configuration to CONF
@@ -37,12 +38,15 @@ from typing import Any, Mapping
 
 from snapthunder_api.settings import from_environment
 
-# Errors nginx answers before the app sees the request, in the API's error form.
+# Errors nginx answers itself, in the API's error form: status nginx raises →
+# (status sent, message). 494 is nginx's own code for oversize headers: a 400.
 FRONT_ERRORS = {
-    400: "the request is not valid HTTP",
-    413: "the request body is over {max_request_bytes:,} bytes; split the bulk query",
-    414: "the request line is over {max_request_line_bytes:,} bytes; send long queries as a POST body",
-    494: "a request header is over {max_request_line_bytes:,} bytes",
+    400: (400, "the request is not valid HTTP"),
+    413: (413, "the request body is over {max_request_bytes:,} bytes; split the bulk query"),
+    414: (414, "the request line is over {max_request_line_bytes:,} bytes; send long queries as a POST body"),
+    494: (400, "the request headers are over {max_request_line_bytes:,} bytes each or 4 times that in all"),
+    502: (502, "the API behind the front is not answering (restarting?); try again"),
+    504: (504, "the API behind the front sent nothing for {upstream_seconds:g} s"),
 }
 
 ERROR_PATH = "/.front-errors/"
@@ -75,12 +79,13 @@ http {{
     client_max_body_size {max_request_bytes};
     client_body_buffer_size {max_request_bytes};
     keepalive_timeout 5s;
-    send_timeout {client_stall_seconds:g}s;
+    send_timeout {send_seconds:g}s;
     merge_slashes off;
 
     upstream api {{
         server {app_bind};
         keepalive 32;
+        keepalive_timeout 4s;   # below gunicorn's keepalive (5 s): nginx never reuses one gunicorn is closing
     }}
 
     server {{
@@ -106,14 +111,16 @@ def render(settings: Mapping[str, Any], runtime: Path) -> str:
     """The nginx configuration for these settings, keeping its pid and temporary files under `runtime`."""
     values = dict(settings, runtime=runtime,
                   # the app ends every answer by request_seconds; the front waits a little longer
-                  upstream_seconds=settings["request_seconds"] + 10)
+                  upstream_seconds=settings["request_seconds"] + 10,
+                  # the app abandons a stalled answer first, so its '#ERROR 504' line can still go out
+                  send_seconds=settings["client_stall_seconds"] + 10)
     # URI error pages, not named locations: nginx cannot redirect a request whose line it could not read to those.
-    pages = "\n".join(f"        error_page {status} {ERROR_PATH}{status};" for status in FRONT_ERRORS)
+    pages = "\n".join(f"        error_page {raised} = {ERROR_PATH}{raised};" for raised in FRONT_ERRORS)
     locations = "\n".join(
-        f"        location = {ERROR_PATH}{status} {{\n"
+        f"        location = {ERROR_PATH}{raised} {{\n"
         f"            internal;\n"
-        f"            return {status} \"#ERROR {status} {_quoted(text.format(**settings))}\\n\";\n"
-        f"        }}" for status, text in FRONT_ERRORS.items())
+        f"            return {sent} \"#ERROR {sent} {_quoted(text.format(**values))}\\n\";\n"
+        f"        }}" for raised, (sent, text) in FRONT_ERRORS.items())
     return TEMPLATE.format(**values, error_pages=pages, error_locations=locations)
 
 

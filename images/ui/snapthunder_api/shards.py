@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, Mapping
 
 import psycopg2
+import psycopg2.errors
 import psycopg2.extensions
 
 from snapthunder import endpoints as endpoints_module
@@ -113,7 +114,9 @@ class ShardPool:
                                      == psycopg2.extensions.TRANSACTION_STATUS_UNKNOWN)
         if lost and isinstance(error, psycopg2.Error):
             return ShardUnavailable(self.shard, f"the connection was lost mid-answer: {error}"), True
-        broken = isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError))
+        # A statement timeout (QueryCanceled, an OperationalError) leaves the connection usable.
+        broken = (isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError))
+                  and not isinstance(error, psycopg2.errors.QueryCanceled))
         return shard_failure(self.shard, error, self.timeout_seconds), broken
 
     @contextlib.contextmanager
@@ -129,7 +132,7 @@ class ShardPool:
             raise failure from None
         finally:
             watch.stop()
-            self.release(connection, broken)
+            self.release(connection, broken or watch.expired)
 
     def close(self) -> None:
         with self._lock:

@@ -22,6 +22,7 @@ import socket
 import threading
 import time
 
+import psycopg2
 import psycopg2.extensions
 
 
@@ -41,12 +42,6 @@ class Watch:
     def stop(self) -> None:
         """No severing after this returns: the connection may go back to its pool."""
         self.watchdog.forget(self)
-
-    def __enter__(self) -> "Watch":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
 
 
 class Watchdog:
@@ -86,12 +81,10 @@ class Watchdog:
 
 def sever(connection: psycopg2.extensions.connection) -> None:
     """Shut the connection's socket down, so a read blocked on it returns now (libpq: connection lost)."""
-    if connection.closed:
-        return
     try:
         duplicate = socket.socket(fileno=socket.dup(connection.fileno()))
-    except OSError:
-        return
+    except (OSError, psycopg2.Error):
+        return   # closed meanwhile (psycopg2 raises InterfaceError for its fileno): nothing to sever
     try:
         duplicate.shutdown(socket.SHUT_RDWR)
     except OSError:
