@@ -7,6 +7,7 @@ import re
 import pytest
 from psycopg2 import sql
 
+from snapthunder import posted_queries as posted
 from snapthunder import query as q
 from snapthunder import statements
 from snapthunder.junctions import COLUMNS
@@ -54,12 +55,12 @@ def test_snaptrons_other_parameters_are_accepted_with_their_meaning():
 def test_a_bulk_groups_post_is_base64_of_queries_each_with_its_label():
     import base64
     text = "group=r1&regions=chr1:5-9&sids=0,1|||regions=chr2:1-2|||group=b_2&ids=7"
-    queries = q.parse_groups(base64.b64encode(text.encode()).decode(), MAX_ITEMS)
+    queries = posted.parse_groups(base64.b64encode(text.encode()).decode(), MAX_ITEMS)
     assert [query.group for query in queries] == ["r1", "r1", "b_2"]
     assert queries[0].sids == (0, 1) and queries[2].selections[0].ids == (7,)
     for bad, parameter in (("regions=chr1:1-2", "groups[0].group"), ("group=a b&regions=chr1:1-2", "groups[0].group")):
         with pytest.raises(QueryError, match=rf"^{re.escape(parameter)}: "):
-            q.parse_groups(base64.b64encode(bad.encode()).decode(), MAX_ITEMS)
+            posted.parse_groups(base64.b64encode(bad.encode()).decode(), MAX_ITEMS)
 
 
 def test_regions_are_or_ed_from_commas_and_repeats_and_contigs_are_names_like_any_other():
@@ -174,7 +175,7 @@ def test_regions_ask_only_the_shards_holding_them_contigs_with_their_parent():
 def test_bulk_objects_take_get_names_or_snaptrons_legacy_keys_and_are_or_ed():
     objects = [{"regions": ["chr1:1-5", "chr2:3-4"], "contains": True, "rfilter": "strand:+"},
                {"intervals": ["chr3:7-8"], "samples_count": [{"op": ">:", "val": 5}], "ids": [4, 5]}]
-    query = q.parse_bulk(objects, q.split_query_string("fields=snaptron_id&sids=2"), MAX_ITEMS)
+    query = posted.parse_bulk(objects, q.split_query_string("fields=snaptron_id&sids=2"), MAX_ITEMS)
     first, second = query.selections
     assert first.regions == (Region("chr1", 1, 5), Region("chr2", 3, 4)) and first.contains
     assert second.filters == (RangeFilter("samples_count", ">=", 5),) and second.ids == (4, 5)
@@ -196,7 +197,7 @@ def test_bulk_objects_take_get_names_or_snaptrons_legacy_keys_and_are_or_ed():
 ])
 def test_bulk_refusals_name_the_query_and_its_key(objects, pairs, parameter):
     with pytest.raises(QueryError) as refused:
-        q.parse_bulk(objects, q.split_query_string(pairs), MAX_ITEMS)
+        posted.parse_bulk(objects, q.split_query_string(pairs), MAX_ITEMS)
     assert str(refused.value).startswith(f"{parameter}: ")
 
 
@@ -209,7 +210,7 @@ def test_samples_take_ids_all_or_check_for_update_and_a_path_replaces_the_query_
                             ("rfilter=length>:4", "rfilter")):
         with pytest.raises(QueryError, match=f"^{parameter}: "):
             q.parse_samples(q.split_query_string(text), MAX_ITEMS)
-    legacy = q.parse_legacy_samples([{"ids": ["9", "5"], "sample_fields": "0,1,11"}], MAX_ITEMS)
+    legacy = posted.parse_legacy_samples([{"ids": ["9", "5"], "sample_fields": "0,1,11"}], MAX_ITEMS)
     assert legacy == q.SamplesRequest("ids", (5, 9), (0, 1, 11))
 
 

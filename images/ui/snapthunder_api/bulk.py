@@ -22,7 +22,8 @@ import json
 from flask import Blueprint, g, request
 
 from snapthunder import wire
-from snapthunder.query import QueryError, parse_bulk, parse_groups, parse_legacy
+from snapthunder.posted_queries import parse_bulk, parse_groups, parse_legacy
+from snapthunder.query import QueryError
 
 from snapthunder_api import answers
 from snapthunder_api.errors import ApiError

@@ -18,7 +18,8 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 
 from snapthunder import statements, wire
-from snapthunder.query import SamplesRequest, parse_legacy_samples, parse_samples
+from snapthunder.posted_queries import parse_legacy_samples
+from snapthunder.query import SamplesRequest, parse_samples
 
 from snapthunder_api import answers
 from snapthunder_api.bulk import posted_json
