@@ -14,9 +14,9 @@ from typing import Any, Iterable
 
 from snapthunder.query import (NUMERIC_FIELDS, SAMPLE_ID, SELECTION_PARAMETERS, Query, QueryError, SamplesRequest,
                                Selection, checked_number, group_parameters, listed_items, parse, parse_output,
-                               parse_selection, refuse_unserved, sample_ids, shown, split_query_string)
+                               parse_selection, sample_ids, shown, split_query_string)
 
-POST_OUTPUT_PARAMETERS = ("sids", "fields", "header", "limit", "format")
+POST_OUTPUT_PARAMETERS = ("sids", "sfilter", "fields", "header", "limit", "format")
 # Legacy bulk objects give range filters as {"samples_count": [{"op": ">:", "val": 5}]}.
 LEGACY_FILTER_KEYS = tuple(NUMERIC_FIELDS) + ("strand",)
 LEGACY_ALIASES = {"intervals": "regions", "genes": "regions"}
@@ -84,7 +84,6 @@ def _object_selections(objects: Any, name: str, max_items: int, require_region: 
     for index, entry in enumerate(_query_objects(objects, max_items)):
         where = f"{name}[{index}]."
         grouped = group_parameters(_object_pairs(entry, where), SELECTION_PARAMETERS, where, max_items)
-        refuse_unserved(grouped, where)
         selection = parse_selection(grouped, where, max_items)
         if not (selection.regions or selection.ids or (selection.filters and not require_region)):
             raise QueryError(f"{name}[{index}]", "give regions (intervals) or ids"

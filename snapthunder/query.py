@@ -35,12 +35,16 @@ RETURN_FORMATS = ("0", "1", "2")
 DATA_PARAMETERS = ("regions", "ids", "id", "sids", "rfilter", "sfilter", "fields", "result_count", "contains",
                    "either", "exact", "return_format", "score_by", "coordinate_string", "header", "label", "calc",
                    "calc_axis", "calc_op", "group", "limit", "format")
-SELECTION_PARAMETERS = ("regions", "ids", "id", "rfilter", "sfilter", "contains", "either", "exact")
+SELECTION_PARAMETERS = ("regions", "ids", "id", "rfilter", "contains", "either", "exact")
 SAMPLES_PARAMETERS = ("ids", "id", "sfilter", "fields", "header", "all", "check_for_update", "regions", "rfilter",
                       "format")
 LIST_PARAMETERS = ("regions", "ids", "id", "sids", "rfilter", "sfilter")
 # Snaptron's rfilter operators, longest first so that `>:` is not read as `>`.
 OPERATORS = {">:": ">=", "<:": "<=", "!:": "<>", ":": "=", ">": ">", "<": "<"}
+# sfilter's: the same but `!:` (Snaptron reads it as `:`, so it is refused rather than mean the opposite).
+SAMPLE_OPERATORS = {name: operator for name, operator in OPERATORS.items() if name != "!:"}
+# sfilter's field that searches every column of a sample's line.
+ALL_FIELDS = "all"
 NUMERIC_FIELDS = {"length": int, "samples_count": int, "coverage_sum": int,
                   "coverage_avg": float, "coverage_median": float}
 # Compared with 0 or 1: 0 is "no annotation source", 1 "any" (the column holds 0, 1 or source codes).
@@ -50,6 +54,7 @@ FILTER_FIELDS = tuple(NUMERIC_FIELDS) + TEXT_FIELDS
 MAX_COORDINATE = 2**31 - 1
 
 _REGION = re.compile(r"([A-Za-z0-9_.\-]{1,255}):(\d{1,10})-(\d{1,10})")
+_SAMPLE_FILTER = re.compile(r"([^:<>!]+?)(!:|>:|<:|:|>|<)(.*)", re.DOTALL)
 _FILTER = re.compile(r"([A-Za-z_]+)(" + "|".join(map(re.escape, OPERATORS)) + r")(.*)", re.DOTALL)
 _INTEGER = re.compile(r"-?\d{1,18}")
 _DECIMAL = re.compile(r"-?\d{1,300}(?:\.\d{0,300})?(?:[eE][-+]?\d{1,3})?")
@@ -86,6 +91,15 @@ class RangeFilter:
 
 
 @dataclasses.dataclass(frozen=True)
+class SampleFilter:
+    """One `sfilter=` clause, checked for form only: the field's type is the loaded registry's (sample_search.py)."""
+
+    field: str
+    operator: str      # Snaptron's: : >: <: > <
+    value: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Selection:
     """One query's rows: regions (OR-ed, each with the modifiers) AND filters AND ids."""
 
@@ -105,10 +119,14 @@ class Query:
     a GET with `group=`): it replaces `DataSource:Type` as the first column.
     `return_format` 1 is UCSC BED and 2 UCSC browser links, both per region;
     `coordinate` (coordinate_string=) is the interval they show for `ids=`.
+    `sample_filters` (sfilter=) choose the samples to project on, as `sids`
+    do; the API turns them into sids before the rows are read (sids win if
+    both are given, as in Snaptron).
     """
 
     selections: tuple[Selection, ...]
     sids: tuple[int, ...] = ()
+    sample_filters: tuple[SampleFilter, ...] = ()
     fields: tuple[str, ...] = COLUMNS
     count_only: bool = False
     header: bool = True
@@ -135,11 +153,13 @@ class Query:
 
 @dataclasses.dataclass(frozen=True)
 class SamplesRequest:
-    """A `/samples` request: every line (`all=1`), the load time (`check_for_update`), or these rail_ids."""
+    """A `/samples` request: every line (`all=1`), the load time (`check_for_update`), these rail_ids, or a search."""
 
-    kind: str                                   # "all", "update" or "ids"
+    kind: str                                   # "all", "update", "ids" or "search"
     rail_ids: tuple[int, ...] = ()
     columns: tuple[int, ...] | None = None      # 0-based samples.tsv columns (legacy POST's sample_fields)
+    filters: tuple[SampleFilter, ...] = ()      # the search's sfilter clauses, AND-ed
+    header: bool = True
 
 
 def split_query_string(raw: str | bytes) -> list[tuple[str, str]]:
@@ -170,11 +190,10 @@ def split_query_string(raw: str | bytes) -> list[tuple[str, str]]:
 def parse(pairs: Iterable[tuple[str, str]], max_items: int, where: str = "") -> Query:
     """A GET request's parameters (or one query of a bulk `groups=` POST) → Query."""
     grouped = group_parameters(pairs, DATA_PARAMETERS, where, max_items)
-    refuse_unserved(grouped, where)
     selection = parse_selection(grouped, where, max_items)
     query = parse_output(grouped, (selection,), where, max_items)
-    if not (selection.regions or selection.ids or selection.filters or query.sids):
-        raise QueryError(where + "regions", "give regions=chrN:start-end, or ids=, rfilter= or sids= "
+    if not (selection.regions or selection.ids or selection.filters or query.sids or query.sample_filters):
+        raise QueryError(where + "regions", "give regions=chrN:start-end, or ids=, rfilter=, sids= or sfilter= "
                                             "(queries with no region read every shard)")
     if query.return_format and (query.count_only or query.format == "json"):
         raise QueryError(where + "return_format", "BED and browser links are TSV rows: drop fields=rc and format=json")
@@ -185,20 +204,22 @@ def parse(pairs: Iterable[tuple[str, str]], max_items: int, where: str = "") -> 
 
 
 def parse_samples(pairs: Iterable[tuple[str, str]], max_items: int) -> SamplesRequest:
-    """`/samples` parameters: `all=1`, `check_for_update=1` or `ids=` (also as a path: `/samples/4`)."""
+    """`/samples` parameters: `all=1`, `check_for_update=1`, `ids=` (also as a path: `/samples/4`) or `sfilter=`."""
     grouped = group_parameters(pairs, SAMPLES_PARAMETERS, "", max_items)
     for name in ("regions", "rfilter"):
         if name in grouped:
-            raise QueryError(name, "/samples selects samples, not junctions: give ids=rail_id,… or all=1")
-    refuse_unserved(grouped, "")
+            raise QueryError(name, "/samples selects samples, not junctions: give ids=rail_id,…, sfilter= or all=1")
     rail_ids = sample_ids(grouped, "", max_items)
     if rail_ids:
         return SamplesRequest("ids", tuple(sorted(set(rail_ids))))
+    filters = sample_filters(grouped, "")
+    if filters:
+        return SamplesRequest("search", filters=filters, header=_choice(grouped, "header", ("0", "1"), "") != "0")
     if _choice(grouped, "all", ("0", "1"), "") == "1":
         return SamplesRequest("all")
     if _choice(grouped, "check_for_update", ("0", "1"), "") == "1":
         return SamplesRequest("update")
-    raise QueryError("ids", "give ids=rail_id,…, all=1 or check_for_update=1")
+    raise QueryError("ids", "give ids=rail_id,…, sfilter=field:value, all=1 or check_for_update=1")
 
 
 # Parsing -------------------------------------------------------------------------------------------------------
@@ -219,11 +240,23 @@ def group_parameters(pairs: Iterable[tuple[str, str]], allowed: Sequence[str], w
     return grouped
 
 
-def refuse_unserved(grouped: Mapping[str, list[str]], where: str) -> None:
-    """Parameters Snaptron answers from sample metadata, which this server does not search yet."""
-    if "sfilter" in grouped:
-        raise QueryError(where + "sfilter", "searching sample metadata is not served here yet; "
-                                            "give the samples as sids=rail_id,…")
+def sample_filters(grouped: Mapping[str, list[str]], where: str) -> tuple[SampleFilter, ...]:
+    """The `sfilter=` clauses (one per parameter: a phrase may hold commas), checked for form."""
+    return tuple(_sample_filter(text, where + "sfilter") for text in grouped.get("sfilter", ()))
+
+
+def _sample_filter(text: str, parameter: str) -> SampleFilter:
+    match = _SAMPLE_FILTER.fullmatch(text.strip())
+    if match is None:
+        raise QueryError(parameter, f"{shown(text)} is not field<op>value (op one of {' '.join(SAMPLE_OPERATORS)}); "
+                                    f"for free text write {ALL_FIELDS}:<words>")
+    field, operator, value = match.groups()
+    if operator == "!:":
+        raise QueryError(parameter, f"{shown(text)}: sfilter has no !: (Snaptron reads it as :); "
+                                    f"use one of {' '.join(SAMPLE_OPERATORS)}")
+    if not value.strip() or any(character in value for character in ":<>!"):
+        raise QueryError(parameter, f"{shown(text)}: the value must be non-empty and hold none of : < > !")
+    return SampleFilter(field.strip(), operator, value.strip())
 
 
 def parse_selection(grouped: Mapping[str, list[str]], where: str, max_items: int) -> Selection:
@@ -253,6 +286,7 @@ def parse_selection(grouped: Mapping[str, list[str]], where: str, max_items: int
 def parse_output(grouped: Mapping[str, list[str]], selections: tuple[Selection, ...], where: str,
             max_items: int) -> Query:
     sids = sample_ids(grouped, where, max_items, "sids")
+    filters = () if sids else sample_filters(grouped, where)
     fields, count_only = COLUMNS, "result_count" in grouped
     if "fields" in grouped:
         names = _split(grouped["fields"][0]) or [""]
@@ -275,7 +309,7 @@ def parse_output(grouped: Mapping[str, list[str]], selections: tuple[Selection, 
     if score_by not in COLUMNS:
         raise QueryError(where + "score_by", f"unknown column {shown(score_by)}; one of {', '.join(COLUMNS)}")
     coordinate = _last(grouped, "coordinate_string")
-    return Query(selections, sids, fields, count_only,
+    return Query(selections, sids, filters, fields, count_only,
                  header=_choice(grouped, "header", ("0", "1"), where) != "0", limit=limit,
                  format=_choice(grouped, "format", FORMATS, where) or "tsv",
                  return_format=int(_choice(grouped, "return_format", RETURN_FORMATS, where) or 0),

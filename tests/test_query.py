@@ -41,6 +41,16 @@ def test_list_parameters_accumulate_and_the_others_keep_the_last_value():
     assert query.header and query.selections[0].ids == (4, 5) and len(query.selections[0].filters) == 2
 
 
+def test_sfilter_clauses_accumulate_take_phrases_and_yield_to_sids():
+    query = parse("regions=chr1:1-9&sfilter=all:Skin%20-%20Sun%20Exposed,%20leg&sfilter=smrin<8.5")
+    assert query.sample_filters == (q.SampleFilter("all", ":", "Skin - Sun Exposed, leg"),
+                                    q.SampleFilter("smrin", "<", "8.5")) and not query.sids
+    both = parse("regions=chr1:1-9&sfilter=smts:brain&sids=4")
+    assert both.sids == (4,) and both.sample_filters == ()
+    assert parse("sfilter=smts:brain").sample_filters  # genome-wide, like sids alone
+    assert posted.parse_bulk([{"regions": "chr1:1-2"}], [("sfilter", "smts:lung")], MAX_ITEMS).sample_filters
+
+
 def test_snaptrons_other_parameters_are_accepted_with_their_meaning():
     assert parse("regions=chr1:1-9&result_count=0").count_only
     query = parse("regions=chr1:1-9&return_format=1&score_by=coverage_sum&label=x.1&calc=1&calc_op=sum")
@@ -124,7 +134,10 @@ def test_filters_are_and_ed_from_commas_and_repeats():
     ("rfilter=annotated:aC19", "rfilter", "compared with one of 0 1"),
     ("regions=chr1:1-2&sids=SRP012682", "sids", "sample group names"),
     ("regions=chr1:1-2&sids=5,SRP012682", "sids", "not a sample id"),
-    ("regions=chr1:1-2&sfilter=SMTS:Brain", "sfilter", "not served here yet"),
+    ("regions=chr1:1-2&sfilter=SMTS", "sfilter", "is not field<op>value"),
+    ("regions=chr1:1-2&sfilter=smrin!:5", "sfilter", "sfilter has no !:"),
+    ("regions=chr1:1-2&sfilter=smts:a:b", "sfilter", "hold none of : < > !"),
+    ("regions=chr1:1-2&sfilter=smts:%20", "sfilter", "must be non-empty"),
     ("regions=chr1:1-2&return_format=4", "return_format", "not one of 0, 1, 2"),
     ("rfilter=length>:5&return_format=1", "return_format", "give regions="),
     ("ids=5&return_format=2", "return_format", "coordinate_string"),
@@ -192,7 +205,7 @@ def test_bulk_objects_take_get_names_or_snaptrons_legacy_keys_and_are_or_ed():
     ([{"contains": "1"}], "", "queries[0]"),
     ([{"regions": "chr1:2-1"}], "", "queries[0].regions"),
     ([{"regions": "chr1:1-2"}], "regions=chr1:1-2", "'regions'"),
-    ([{"regions": "chr1:1-2", "sfilter": "SMTS:Brain"}], "", "queries[0].sfilter"),
+    ([{"regions": "chr1:1-2", "sfilter": "SMTS:Brain"}], "", "queries[0].'sfilter'"),
     ([{"regions": "chr1:1-2"}] * (MAX_ITEMS + 1), "", "queries"),
 ])
 def test_bulk_refusals_name_the_query_and_its_key(objects, pairs, parameter):
@@ -210,6 +223,10 @@ def test_samples_take_ids_all_or_check_for_update_and_a_path_replaces_the_query_
                             ("rfilter=length>:4", "rfilter")):
         with pytest.raises(QueryError, match=f"^{parameter}: "):
             q.parse_samples(q.split_query_string(text), MAX_ITEMS)
+    search = q.parse_samples(q.split_query_string("sfilter=smts:Brain%20Cortex&sfilter=smrin>:8&header=0"), MAX_ITEMS)
+    assert search == q.SamplesRequest("search", filters=(q.SampleFilter("smts", ":", "Brain Cortex"),
+                                                         q.SampleFilter("smrin", ">:", "8")), header=False)
+    assert q.parse_samples(q.split_query_string("sfilter=smts:x&ids=4"), MAX_ITEMS).kind == "ids"  # ids beat sfilter
     legacy = posted.parse_legacy_samples([{"ids": ["9", "5"], "sample_fields": "0,1,11"}], MAX_ITEMS)
     assert legacy == q.SamplesRequest("ids", (5, 9), (0, 1, 11))
 
