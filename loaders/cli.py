@@ -37,7 +37,9 @@ def parser() -> argparse.ArgumentParser:
                         help="instead of loading, finish or roll back a load that a dead loader left half-committed "
                              "(every load does this first)")
     add_target_arguments(result)
-    result.add_argument("--samples", metavar="PATH", help="also load this samples.tsv into every shard")
+    result.add_argument("--samples", metavar="PATH",
+                        help="also load this samples.tsv into every shard, with the samples.groups.tsv beside it "
+                             "if there is one (Snaptron's sample groups, for sids=<group>)")
     result.add_argument("--rejects", type=Path, metavar="PATH",
                         help="where bad junction lines go, with line number and reason (default: ./FILE.rejects.tsv; "
                              "bad samples lines go to ./SAMPLES.rejects.tsv)")
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     if (arguments.file is None) == (not arguments.recover):
         command_line.error("give either FILE or --recover")
     samples_rejects = RejectsFile(default_rejects_path(arguments.samples)) if arguments.samples else None
+    samples = None
     try:
         with open_target(arguments) as endpoints:
             if arguments.recover:
@@ -73,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if samples_rejects is not None:
             samples_rejects.close()
+        if samples is not None:
+            samples.close()
     _print_summary(summary, endpoints, samples)
     return 0
 
@@ -95,6 +100,11 @@ def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: SamplesF
         print(f"loaded {samples.rows:,} samples into every shard")
         if samples.rejects.count:
             print(f"samples: {samples.rejects.count:,} bad lines, see {samples.rejects.path}", file=sys.stderr)
+        if samples.groups is not None:
+            print(f"loaded {samples.groups.groups:,} sample groups from {samples.groups.path}")
+            if samples.groups.rejects.count:
+                print(f"sample groups: {samples.groups.rejects.count:,} bad lines, see {samples.groups.rejects.path}",
+                      file=sys.stderr)
     if summary.rejected:
         print(f"rejected {summary.rejected:,} of {summary.lines:,} lines: see {summary.rejects_path}")
 

@@ -119,14 +119,16 @@ class Query:
     a GET with `group=`): it replaces `DataSource:Type` as the first column.
     `return_format` 1 is UCSC BED and 2 UCSC browser links, both per region;
     `coordinate` (coordinate_string=) is the interval they show for `ids=`.
-    `sample_filters` (sfilter=) choose the samples to project on, as `sids`
-    do; the API turns them into sids before the rows are read (sids win if
-    both are given, as in Snaptron).
+    `sample_filters` (sfilter=) and `sample_groups` (sids=Brain,Liver: the
+    compilation's samples.groups.tsv) choose the samples to project on, as
+    `sids` do; the API turns them into sids before the rows are read (sids,
+    named or numbered, win over sfilter, as in Snaptron).
     """
 
     selections: tuple[Selection, ...]
     sids: tuple[int, ...] = ()
     sample_filters: tuple[SampleFilter, ...] = ()
+    sample_groups: tuple[str, ...] = ()
     fields: tuple[str, ...] = COLUMNS
     count_only: bool = False
     header: bool = True
@@ -192,7 +194,8 @@ def parse(pairs: Iterable[tuple[str, str]], max_items: int, where: str = "") -> 
     grouped = group_parameters(pairs, DATA_PARAMETERS, where, max_items)
     selection = parse_selection(grouped, where, max_items)
     query = parse_output(grouped, (selection,), where, max_items)
-    if not (selection.regions or selection.ids or selection.filters or query.sids or query.sample_filters):
+    if not (selection.regions or selection.ids or selection.filters or query.sids or query.sample_filters
+            or query.sample_groups):
         raise QueryError(where + "regions", "give regions=chrN:start-end, or ids=, rfilter=, sids= or sfilter= "
                                             "(queries with no region read every shard)")
     if query.return_format and (query.count_only or query.format == "json"):
@@ -247,6 +250,8 @@ def sample_filters(grouped: Mapping[str, list[str]], where: str) -> tuple[Sample
 
 def _sample_filter(text: str, parameter: str) -> SampleFilter:
     match = _SAMPLE_FILTER.fullmatch(text.strip())
+    if "\x00" in text:
+        raise QueryError(parameter, f"{shown(text)} holds a NUL character, which no sample field holds")
     if match is None:
         raise QueryError(parameter, f"{shown(text)} is not field<op>value (op one of {' '.join(SAMPLE_OPERATORS)}); "
                                     f"for free text write {ALL_FIELDS}:<words>")
@@ -285,8 +290,12 @@ def parse_selection(grouped: Mapping[str, list[str]], where: str, max_items: int
 
 def parse_output(grouped: Mapping[str, list[str]], selections: tuple[Selection, ...], where: str,
             max_items: int) -> Query:
-    sids = sample_ids(grouped, where, max_items, "sids")
-    filters = () if sids else sample_filters(grouped, where)
+    named = listed_items(grouped, "sids", where, max_items)
+    groups = tuple(dict.fromkeys(named)) if named and not named[0].isdigit() else ()
+    if any("\x00" in name for name in groups):
+        raise QueryError(where + "sids", "a group name holds a NUL character, which samples.groups.tsv names cannot")
+    sids = () if groups else sample_ids(grouped, where, max_items, "sids")
+    filters = () if sids or groups else sample_filters(grouped, where)
     fields, count_only = COLUMNS, "result_count" in grouped
     if "fields" in grouped:
         names = _split(grouped["fields"][0]) or [""]
@@ -309,7 +318,7 @@ def parse_output(grouped: Mapping[str, list[str]], selections: tuple[Selection, 
     if score_by not in COLUMNS:
         raise QueryError(where + "score_by", f"unknown column {shown(score_by)}; one of {', '.join(COLUMNS)}")
     coordinate = _last(grouped, "coordinate_string")
-    return Query(selections, sids, filters, fields, count_only,
+    return Query(selections, sids, filters, groups, fields, count_only,
                  header=_choice(grouped, "header", ("0", "1"), where) != "0", limit=limit,
                  format=_choice(grouped, "format", FORMATS, where) or "tsv",
                  return_format=int(_choice(grouped, "return_format", RETURN_FORMATS, where) or 0),
@@ -319,11 +328,11 @@ def parse_output(grouped: Mapping[str, list[str]], selections: tuple[Selection, 
 
 
 def sample_ids(grouped: Mapping[str, list[str]], where: str, max_items: int, name: str = "ids") -> tuple[int, ...]:
-    items = listed_items(grouped, name, where, max_items) + (listed_items(grouped, "id", where, max_items) if name == "ids" else [])
-    if items and not items[0].isdigit():
-        raise QueryError(where + name, f"{shown(items[0])}: sample group names need the compilation's "
-                                       "samples.groups.tsv, which this server does not serve yet; give rail_ids")
-    return tuple(dict.fromkeys(checked_number(item, SAMPLE_ID, where + name, "a sample id (rail_id)") for item in items))
+    items = listed_items(grouped, name, where, max_items)
+    if name == "ids":
+        items += listed_items(grouped, "id", where, max_items)
+    return tuple(dict.fromkeys(checked_number(item, SAMPLE_ID, where + name, "a sample id (rail_id)")
+                               for item in items))
 
 
 def listed_items(grouped: Mapping[str, list[str]], name: str, where: str, max_items: int) -> list[str]:

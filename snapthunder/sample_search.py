@@ -15,8 +15,10 @@ derived columns (02-schema.sql), AND-ed:
 * numeric fields (`i`, `f`): `numbers[column] <op> value` with `: >: <: > <`;
   NA and text cells never match. An integer field refuses `8.5`, as Snaptron does.
 
-Errors are QueryErrors naming the clause and the fix; an unknown field
-lists the nearest names (difflib), as snapcount's own check does.
+Sample groups (`sids=Brain,Liver`) are looked up in `sample_group`
+(samples.groups.tsv) and unioned. Errors are QueryErrors naming the clause
+or group and the fix; an unknown field or group lists the nearest names
+(difflib), as snapcount's own check does for fields.
 """
 
 from __future__ import annotations
@@ -53,6 +55,28 @@ class SampleField:
 def sample_fields(rows: Iterable[tuple[str, str]]) -> dict[str, SampleField]:
     """statements.REGISTRY_FIELDS' rows (name, type, in column order) → name → field."""
     return {name: SampleField(position, name, kind) for position, (name, kind) in enumerate(rows)}
+
+
+GROUP_NAMES = sql.SQL("SELECT name FROM sample_group ORDER BY name")
+
+
+def groups_statement(names: Sequence[str]) -> tuple[sql.Composed, dict]:
+    """Each named group that exists, with its rail_ids."""
+    parameters = Parameters()
+    statement = sql.SQL("SELECT name, rail_ids FROM sample_group WHERE name = ANY ({}::text[])").format(
+        parameters.add(list(names)))
+    return statement, parameters.values
+
+
+def unknown_group(name: str, known: Sequence[str], parameter: str = "sids") -> QueryError:
+    """The refusal of a group name the compilation does not have, with the nearest ones it has."""
+    if not known:
+        return QueryError(parameter, f"unknown sample group {shown(name)}: this compilation has no sample groups "
+                                     "(load its samples.groups.tsv beside samples.tsv); give rail_ids")
+    near = difflib.get_close_matches(name, known, NEAR_NAMES, 0.5)
+    hint = f"did you mean {', '.join(near)}?" if near else f"it has {len(known):,}, e.g. {', '.join(known[:3])}"
+    return QueryError(parameter, f"unknown sample group {shown(name)}; {hint} (names are samples.groups.tsv's "
+                                 "short names, case as written)")
 
 
 def rail_ids_statement(filters: Sequence[SampleFilter], fields: dict[str, SampleField],

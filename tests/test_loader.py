@@ -307,3 +307,44 @@ def test_shipped_field_types_beside_samples_tsv_win_and_a_bad_types_line_is_name
     types.write_text("rail_id\ti\nauc\tinteger\n")
     assert main(arguments) == 1
     assert f"{types}:2: expected <field><TAB><one of t i f n>" in capsys.readouterr().err
+
+
+def test_sample_groups_beside_samples_tsv_load_with_them_bad_lines_named_and_go_with_the_next_samples(
+        empty_shards, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    samples = tmp_path / "samples.tsv"
+    samples.write_text("rail_id\tsmts\n0\tLung\n1\tBrain\n2\tBrain\n")
+    groups = tmp_path / "samples.groups.tsv"
+    groups.write_text("group_short_name\tgroup_long_name\trail_id_count\trail_ids\n"
+                      "Brain\tBrain \\ all\t2\t1,2\n"
+                      "Lung\tLung\t2\t0\n"            # count does not match
+                      "42\tdigits\t1\t0\n"            # a name that sids= would read as a rail_id
+                      "Brain\tagain\t1\t0\n"          # given twice
+                      "Lung\tLung\t1\t0,x\n"          # not ids
+                      "short\tline\n"
+                      "Lung\tLung\t1\t0\n")
+    junctions = write_gzip(tmp_path / "j.gz", junction_lines(["chr1"], 3))
+    arguments = [str(junctions), "--outputs", str(_outputs(empty_shards)), "--samples", str(samples),
+                 "--rejects", str(tmp_path / "rejects.tsv"), "--quiet"]
+    assert main(arguments) == 0
+    assert "loaded 2 sample groups from" in capsys.readouterr().out
+    stored = query_all_shards(empty_shards, "SELECT name, long_name, rail_ids FROM sample_group ORDER BY name")
+    assert all(rows == [("Brain", "Brain \\ all", [1, 2]), ("Lung", "Lung", [0])] for rows in stored.values())
+    rejected = (tmp_path / "samples.groups.tsv.rejects.tsv").read_text().splitlines()[1:]
+    assert [row.split("\t")[:2] for row in rejected] == [
+        ["3", "sample groups: rail_id_count '2' does not match the 1 rail_ids listed"],
+        ["4", "sample groups: group name '42': a name is not empty, not all digits (those are rail_ids in sids=) "
+              "and holds no comma"],
+        ["5", "sample groups: group 'Brain' is given twice; the first is kept"],
+        ["6", "sample groups: rail_ids '0,x' are not comma-separated whole numbers"],
+        ["7", "sample groups: 2 columns; a group line has 4 (short name, long name, count, rail_ids)"]]
+    assert main(arguments) == 0     # loading again leaves the same groups once
+    assert query_all_shards(empty_shards, "SELECT count(*) FROM sample_group") == {
+        name: [(2,)] for name in empty_shards.shards}
+    groups.write_text("group_name\trail_ids\n")
+    assert main(arguments) == 1
+    assert f"{groups}:1: the header must be 'group_short_name" in capsys.readouterr().err
+    groups.unlink()                 # samples without groups: the groups go with the old samples
+    assert main(arguments) == 0
+    assert query_all_shards(empty_shards, "SELECT count(*) FROM sample_group") == {
+        name: [(0,)] for name in empty_shards.shards}

@@ -45,6 +45,9 @@ def test_sfilter_clauses_accumulate_take_phrases_and_yield_to_sids():
     query = parse("regions=chr1:1-9&sfilter=all:Skin%20-%20Sun%20Exposed,%20leg&sfilter=smrin<8.5")
     assert query.sample_filters == (q.SampleFilter("all", ":", "Skin - Sun Exposed, leg"),
                                     q.SampleFilter("smrin", "<", "8.5")) and not query.sids
+    named = parse("regions=chr1:1-9&sids=Brain,Adipose_Tissue,Brain&sfilter=smts:lung")
+    assert named.sample_groups == ("Brain", "Adipose_Tissue") and not named.sids and not named.sample_filters
+    assert parse("sids=SRP012682").sample_groups == ("SRP012682",)   # genome-wide, like numbered sids
     both = parse("regions=chr1:1-9&sfilter=smts:brain&sids=4")
     assert both.sids == (4,) and both.sample_filters == ()
     assert parse("sfilter=smts:brain").sample_filters  # genome-wide, like sids alone
@@ -132,12 +135,13 @@ def test_filters_are_and_ed_from_commas_and_repeats():
     ("rfilter=strand>:+", "rfilter", "strand takes only : or !:"),
     ("rfilter=strand:x", "rfilter", "compared with one of + - ?"),
     ("rfilter=annotated:aC19", "rfilter", "compared with one of 0 1"),
-    ("regions=chr1:1-2&sids=SRP012682", "sids", "sample group names"),
     ("regions=chr1:1-2&sids=5,SRP012682", "sids", "not a sample id"),
     ("regions=chr1:1-2&sfilter=SMTS", "sfilter", "is not field<op>value"),
     ("regions=chr1:1-2&sfilter=smrin!:5", "sfilter", "sfilter has no !:"),
     ("regions=chr1:1-2&sfilter=smts:a:b", "sfilter", "hold none of : < > !"),
     ("regions=chr1:1-2&sfilter=smts:%20", "sfilter", "must be non-empty"),
+    ("regions=chr1:1-2&sfilter=smts:a%00", "sfilter", "holds a NUL character"),
+    ("regions=chr1:1-2&sids=Brain,a%00", "sids", "holds a NUL character"),
     ("regions=chr1:1-2&return_format=4", "return_format", "not one of 0, 1, 2"),
     ("rfilter=length>:5&return_format=1", "return_format", "give regions="),
     ("ids=5&return_format=2", "return_format", "coordinate_string"),

@@ -138,3 +138,35 @@ def test_a_wrong_sfilter_is_a_400_naming_the_clause_and_the_fix(http, clause, me
         answer = http.get(path)
         assert answer.status_code == 400 and answer.text.startswith("#ERROR 400 sfilter: "), answer.text
         assert message in answer.text
+
+
+# §5 sample groups: sids=<group names>, through the compilation's samples.groups.tsv --------------------------------
+
+def groups(dataset) -> dict[str, list[int]]:
+    """The generated samples.groups.tsv (loaded with the samples, from beside samples.tsv)."""
+    lines = dataset.samples_path.with_name("samples.groups.tsv").read_text().splitlines()[1:]
+    return {line.split("\t")[0]: [int(rail_id) for rail_id in line.split("\t")[3].split(",")] for line in lines}
+
+
+def test_sids_naming_groups_project_on_the_union_of_their_samples(http, api_dataset):
+    named = groups(api_dataset)
+    assert named["Brain"] == matching(api_dataset, "smts:brain") and "Adipose_Tissue" in named
+    union = ",".join(map(str, sorted(set(named["Brain"]) | set(named["Liver"]))))
+    expected = expected_tsv(api_dataset.reference, f"{REGION}&sids={union}&fields=snaptron_id,samples,samples_count")
+    assert expected.count("\n") > 1
+    for sids in ("Brain,Liver", "Liver,Brain,Liver"):
+        answer = http.get(f"/{COMPILATION}/snaptron?{REGION}&sids={sids}&fields=snaptron_id,samples,samples_count")
+        assert answer.text == expected, sids
+    # Group names are sids: they win over an sfilter, as numbered sids do.
+    assert http.get(f"/{COMPILATION}/snaptron?{REGION}&sids=Brain,Liver&sfilter=smts:lung"
+                    "&fields=snaptron_id,samples,samples_count").text == expected
+
+
+@pytest.mark.parametrize("sids, message", [
+    ("Brian", "unknown sample group 'Brian'; did you mean Brain, Breast?"),
+    ("Liver,brain", "unknown sample group 'brain'; did you mean Brain"),
+    ("Brain,5", "unknown sample group '5'"),
+])
+def test_an_unknown_group_is_a_400_naming_it_and_the_nearest_names(http, sids, message):
+    answer = http.get(f"/{COMPILATION}/snaptron?{REGION}&sids={sids}")
+    assert answer.status_code == 400 and answer.text.startswith("#ERROR 400 sids: ") and message in answer.text

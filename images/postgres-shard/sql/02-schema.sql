@@ -65,6 +65,15 @@ CREATE TABLE sample (
 CREATE INDEX sample_words ON sample USING gin (words);
 REVOKE EXECUTE ON FUNCTION sample_numbers(text) FROM PUBLIC;
 
+-- The compilation's samples.groups.tsv, Snaptron's named sets of samples (a
+-- study, a tissue): `sids=Brain,Liver` projects on the union of their rail_ids.
+-- Loaded with the samples (the file beside samples.tsv), replaced with them.
+CREATE TABLE sample_group (
+    name      text      PRIMARY KEY,
+    long_name text      NOT NULL,
+    rail_ids  integer[] NOT NULL
+);
+
 -- samples.tsv's columns in header order with Snaptron's type letter (t text,
 -- i integer, f float): what GET /snaptron/registry lists for the compilation.
 CREATE TABLE sample_field (
