@@ -67,12 +67,12 @@ class SamplesFile:
         try:
             with participant.connection.cursor() as cursor:
                 cursor.execute("TRUNCATE sample, sample_field, sample_group")
-                stream = _CopyStream(_sample_rows(self.path, len(self.fields.names), self.rejects if first else None,
+                stream = CopyStream(_sample_rows(self.path, len(self.fields.names), self.rejects if first else None,
                                                   self.fields if first else None))
                 cursor.copy_expert("COPY sample (rail_id, line) FROM STDIN", stream)
                 if self.groups is not None:
                     cursor.copy_expert("COPY sample_group (name, long_name, rail_ids) FROM STDIN",
-                                       _CopyStream(self.groups.copy_rows()))
+                                       CopyStream(self.groups.copy_rows()))
                 cursor.executemany("INSERT INTO sample_field (position, name, type) VALUES (%s, %s, %s)",
                                    [(position, name, kind) for position, (name, kind)
                                     in enumerate(self.fields.types(self.shipped))])
@@ -112,7 +112,7 @@ def _sample_rows(path: str, columns: int, rejects: RejectsFile | None,
             yield cells[0] + b"\t" + line.replace(b"\\", b"\\\\").replace(b"\t", b"\\t") + b"\n"
 
 
-class _CopyStream:
+class CopyStream:
     """A file-like object over an iterator of COPY rows, counting them."""
 
     def __init__(self, rows: Iterator[bytes]) -> None:

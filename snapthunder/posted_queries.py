@@ -85,8 +85,8 @@ def _object_selections(objects: Any, name: str, max_items: int, require_region: 
         where = f"{name}[{index}]."
         grouped = group_parameters(_object_pairs(entry, where), SELECTION_PARAMETERS, where, max_items)
         selection = parse_selection(grouped, where, max_items)
-        if not (selection.regions or selection.ids or (selection.filters and not require_region)):
-            raise QueryError(f"{name}[{index}]", "give regions (intervals) or ids"
+        if not (selection.regions or selection.genes or selection.ids or (selection.filters and not require_region)):
+            raise QueryError(f"{name}[{index}]", "give regions (intervals or gene names) or ids"
                                                  + ("" if require_region else ", or a range filter"))
         selections.append(selection)
     return tuple(selections)

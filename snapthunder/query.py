@@ -59,6 +59,9 @@ _FILTER = re.compile(r"([A-Za-z_]+)(" + "|".join(map(re.escape, OPERATORS)) + r"
 _INTEGER = re.compile(r"-?\d{1,18}")
 _DECIMAL = re.compile(r"-?\d{1,300}(?:\.\d{0,300})?(?:[eE][-+]?\d{1,3})?")
 _ID = re.compile(r"\d{1,18}")
+# A `regions` item that is not an interval but looks like a RefSeq symbol is a gene name (gene_loci.py).
+GENE_SYMBOL = re.compile(r"[A-Za-z0-9._@\-]{1,100}")
+_GENE_ID = re.compile(r"ENS(?:MUS)?G\d+\.\d+", re.IGNORECASE)
 SAMPLE_ID = re.compile(r"\d{1,9}")
 _LABEL = re.compile(r"[A-Za-z0-9_\-:;.]{1,200}")
 _QUOTES = str.maketrans("", "", "'\"")
@@ -101,9 +104,14 @@ class SampleFilter:
 
 @dataclasses.dataclass(frozen=True)
 class Selection:
-    """One query's rows: regions (OR-ed, each with the modifiers) AND filters AND ids."""
+    """One query's rows: regions (OR-ed, each with the modifiers) AND filters AND ids.
+
+    `genes` are gene names among the regions (upper-cased), which the API
+    turns into regions (gene_loci.py) before the rows are read.
+    """
 
     regions: tuple[Region, ...] = ()
+    genes: tuple[str, ...] = ()
     contains: bool = False
     exact: bool = False
     either: int = 0
@@ -194,13 +202,14 @@ def parse(pairs: Iterable[tuple[str, str]], max_items: int, where: str = "") -> 
     grouped = group_parameters(pairs, DATA_PARAMETERS, where, max_items)
     selection = parse_selection(grouped, where, max_items)
     query = parse_output(grouped, (selection,), where, max_items)
-    if not (selection.regions or selection.ids or selection.filters or query.sids or query.sample_filters
+    if not (selection.regions or selection.genes or selection.ids or selection.filters or query.sids
+            or query.sample_filters
             or query.sample_groups):
         raise QueryError(where + "regions", "give regions=chrN:start-end, or ids=, rfilter=, sids= or sfilter= "
                                             "(queries with no region read every shard)")
     if query.return_format and (query.count_only or query.format == "json"):
         raise QueryError(where + "return_format", "BED and browser links are TSV rows: drop fields=rc and format=json")
-    if query.return_format and not selection.regions and (
+    if query.return_format and not (selection.regions or selection.genes) and (
             not selection.ids or (query.return_format == 2 and query.coordinate is None)):
         raise QueryError(where + "return_format", "give regions=, or ids= with coordinate_string=chr:start-end")
     return query
@@ -265,7 +274,15 @@ def _sample_filter(text: str, parameter: str) -> SampleFilter:
 
 
 def parse_selection(grouped: Mapping[str, list[str]], where: str, max_items: int) -> Selection:
-    regions = tuple(_region(item, where + "regions") for item in listed_items(grouped, "regions", where, max_items))
+    regions, genes = [], []
+    for item in listed_items(grouped, "regions", where, max_items):
+        if _REGION.fullmatch(item) is None and GENE_SYMBOL.fullmatch(item):
+            if _GENE_ID.search(item):
+                raise QueryError(where + "regions", f"{shown(item)}: GENCODE gene ids are not served; give the "
+                                                    "gene's symbol or chrN:start-end")
+            genes.append(item.upper())
+        else:
+            regions.append(_region(item, where + "regions"))
     filters, ids = [], [checked_number(item, _ID, where + "ids", "a snaptron_id")
                         for item in listed_items(grouped, "ids", where, max_items) + listed_items(grouped, "id", where, max_items)]
     for value in grouped.get("rfilter", ()):
@@ -279,7 +296,8 @@ def parse_selection(grouped: Mapping[str, list[str]], where: str, max_items: int
         if len(items) > max_items:
             raise QueryError(where + name, f"{len(items):,} items; at most {max_items:,} per request")
     return Selection(
-        regions=regions,
+        regions=tuple(regions),
+        genes=tuple(dict.fromkeys(genes)),
         contains=_choice(grouped, "contains", ("0", "1"), where) == "1",
         exact=_choice(grouped, "exact", ("0", "1"), where) == "1",
         either=int(_choice(grouped, "either", ("0", "1", "2"), where) or 0),
@@ -353,8 +371,7 @@ def _last(grouped: Mapping[str, list[str]], name: str) -> str | None:
 def _region(text: str, parameter: str) -> Region:
     match = _REGION.fullmatch(text)
     if match is None:
-        hint = ("; gene names are not served here yet: give coordinates" if ":" not in text
-                else "; commas separate regions, so write numbers without them (chr1:1000000-1100000)"
+        hint = ("; commas separate regions, so write numbers without them (chr1:1000000-1100000)"
                 if re.fullmatch(r"[^:]+:\d{1,3}", text) else "")
         raise QueryError(parameter, f"{shown(text)} is not chrN:start-end{hint}")
     chromosome, start, end = match.group(1), int(match.group(2)), int(match.group(3))

@@ -348,3 +348,35 @@ def test_sample_groups_beside_samples_tsv_load_with_them_bad_lines_named_and_go_
     assert main(arguments) == 0
     assert query_all_shards(empty_shards, "SELECT count(*) FROM sample_group") == {
         name: [(0,)] for name in empty_shards.shards}
+
+
+def test_genes_load_into_every_shard_bad_lines_named_and_stay_until_given_again(empty_shards, tmp_path, monkeypatch,
+                                                                                 capsys):
+    monkeypatch.chdir(tmp_path)
+    genes = tmp_path / "refseq_transcripts_by_hgvs.tsv"
+    genes.write_text("cd99\tNM_1\tchrX\t+\t2691132\t2741309\t0\t0\t1\t0,\t1,\n"
+                     "CD99\tNM_2\tchrY\t+\t2641132\t2691309\t0\t0\t1\t0,\t1,\n"
+                     "CD99\tNM_3\tchrX_KI270880v1_alt\t+\t1\t9\t0\t0\t1\t0,\t1,\n"      # skipped, as Snaptron skips
+                     "ALK\tNM_4\tchr2\t-\t29192773\n"                                   # too few columns
+                     "ALK\tNM_4\tchr2\t-\tx\t29921586\t0\t0\t1\t0,\t1,\n"               # not a coordinate
+                     "ALK\tNM_4\tchr2\t-\t29921586\t29192773\t0\t0\t1\t0,\t1,\n"        # start after end
+                     "A B\tNM_5\tchr2\t-\t1\t2\t0\t0\t1\t0,\t1,\n")                     # not a symbol
+    junctions = write_gzip(tmp_path / "j.gz", junction_lines(["chr1"], 3))
+    arguments = [str(junctions), "--outputs", str(_outputs(empty_shards)), "--rejects", str(tmp_path / "r.tsv"),
+                 "--quiet"]
+    assert main(arguments + ["--genes", str(genes)]) == 0
+    assert "loaded 2 gene transcripts from" in capsys.readouterr().out
+    stored = query_all_shards(empty_shards, 'SELECT symbol, chromosome, start, "end", line FROM gene_transcript '
+                                            "ORDER BY line")
+    assert all(rows == [("CD99", "chrX", 2691133, 2741309, 1), ("CD99", "chrY", 2641133, 2691309, 2)]
+               for rows in stored.values())
+    rejected = (tmp_path / "refseq_transcripts_by_hgvs.tsv.rejects.tsv").read_text().splitlines()[1:]
+    assert [row.split("\t")[:2] for row in rejected] == [
+        ["4", "genes: 5 columns; refFlat has 11 (symbol, name, chromosome, strand, txStart, txEnd, …)"],
+        ["5", "genes: column 5 is 'x', expected a coordinate"],
+        ["6", "genes: txStart 29,921,586 is not before txEnd 29,192,773"],
+        ["7", "genes: gene symbol 'A B' is not letters, digits and . _ - @"]]
+    assert main(arguments + ["--genes", str(genes)]) == 0      # again: the same two, once
+    assert main(arguments) == 0                                 # a load without --genes keeps them
+    assert query_all_shards(empty_shards, "SELECT count(*) FROM gene_transcript") == {
+        name: [(2,)] for name in empty_shards.shards}

@@ -54,6 +54,14 @@ def test_sfilter_clauses_accumulate_take_phrases_and_yield_to_sids():
     assert posted.parse_bulk([{"regions": "chr1:1-2"}], [("sfilter", "smts:lung")], MAX_ITEMS).sample_filters
 
 
+def test_gene_names_among_regions_are_kept_upper_cased_once_for_the_api_to_resolve():
+    selection = parse("regions=cd99,chr1:1-9,CD99,HLA-A&contains=1").selections[0]
+    assert selection.genes == ("CD99", "HLA-A") and selection.regions == (Region("chr1", 1, 9),)
+    assert parse("regions=ALK&return_format=1").selections[0].genes == ("ALK",)
+    legacy = posted.parse_legacy([{"genes": ["alk"]}], [], MAX_ITEMS)
+    assert legacy[0].selections[0].genes == ("ALK",)
+
+
 def test_snaptrons_other_parameters_are_accepted_with_their_meaning():
     assert parse("regions=chr1:1-9&result_count=0").count_only
     query = parse("regions=chr1:1-9&return_format=1&score_by=coverage_sum&label=x.1&calc=1&calc_op=sum")
@@ -117,7 +125,8 @@ def test_filters_are_and_ed_from_commas_and_repeats():
 
 
 @pytest.mark.parametrize("text, parameter, problem", [
-    ("regions=BRCA1", "regions", "gene names are not served here yet"),
+    ("regions=ENSG00000171094.15", "regions", "GENCODE gene ids are not served"),
+    ("regions=chr1:1-5000;DRD4", "regions", "is not chrN:start-end"),
     ("regions=chr1:1,000,000-1,100,000", "regions", "commas separate regions"),
     ("regions=chr1:20-10", "regions", "start is after end"),
     ("regions=chr1:1-99999999999", "regions", "not chrN:start-end"),
@@ -285,3 +294,9 @@ def test_a_chromosomes_statement_is_the_same_sql_for_one_region_or_ten_thousand(
     assert max(len(value) for value in values.values() if isinstance(value, list)) == 10_000
     merged = IndexedQuery(parse("regions=chr1:1-10,chr1:5-20,chr1:21-30,chr1:40-50" + modifier))
     assert len(merged.on("chr1").windows) == (4 if "exact" in modifier else 2)  # exact reads each start alone
+
+
+def test_a_query_with_unresolved_names_cannot_be_indexed_for_sql():
+    for text in ("regions=CD99", "regions=chr1:1-9&sids=Brain", "regions=chr1:1-9&sfilter=smts:lung"):
+        with pytest.raises(ValueError, match="must be resolved before it is indexed"):
+            IndexedQuery(parse(text))

@@ -74,6 +74,19 @@ CREATE TABLE sample_group (
     rail_ids  integer[] NOT NULL
 );
 
+-- The genome's RefSeq transcripts (refseq_transcripts_by_hgvs.tsv, UCSC refFlat
+-- layout), for gene names in `regions=`: symbol upper-cased, 1-based start,
+-- and the file's line, whose order Snaptron's merging of a symbol's
+-- transcripts into loci depends on (snapthunder/gene_loci.py merges them).
+CREATE TABLE gene_transcript (
+    symbol     text    NOT NULL,
+    chromosome text    NOT NULL,
+    start      integer NOT NULL,
+    "end"      integer NOT NULL,
+    line       integer NOT NULL
+);
+CREATE INDEX gene_transcript_symbol ON gene_transcript (symbol, line);
+
 -- samples.tsv's columns in header order with Snaptron's type letter (t text,
 -- i integer, f float): what GET /snaptron/registry lists for the compilation.
 CREATE TABLE sample_field (

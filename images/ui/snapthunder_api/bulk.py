@@ -11,8 +11,8 @@
 * **JSON body** (ours): `application/json`, a list of query objects OR-ed;
   each row once, in (chromosome, start, end) order, output options in the URL.
 
-An `sfilter=` (in a `groups=` query, or in the URL of the other forms)
-is resolved to samples first (sample_sets.py); a query it leaves without
+Gene names, sample groups and `sfilter=` (in a `groups=` query, or in the
+URL of the other forms) are resolved first (names.py); a query left without
 samples has no rows. Every form is bounded like a GET: at most max_request_bytes of body and
 max_request_items queries, the caps counted over the whole answer.
 """
@@ -27,7 +27,7 @@ from snapthunder import wire
 from snapthunder.posted_queries import parse_bulk, parse_groups, parse_legacy
 from snapthunder.query import QueryError
 
-from snapthunder_api import answers, sample_sets
+from snapthunder_api import answers, names
 from snapthunder_api.errors import ApiError
 
 blueprint = Blueprint("bulk", __name__)
@@ -44,18 +44,18 @@ def bulk(compilation: str):
     pairs = answers.request_parameters(deployment)
     if request.mimetype == "application/json":
         query = parse_bulk(posted_json(request.get_data(as_text=True), "body"), pairs, settings["max_request_items"])
-        resolved = sample_sets.resolved(deployment, [query])
+        resolved = names.resolved(deployment, [query])
         return answers.junctions(deployment, resolved[0], g.request_log) if resolved else _no_samples()
     if "groups" in request.form:
         queries = parse_groups(request.form["groups"], settings["max_request_items"])
         header = "\t".join(queries[0].output_columns) + "\n"
-        parts = [answers.Part(query, query.group) for query in sample_sets.resolved(deployment, queries)]
+        parts = [answers.Part(query, query.group) for query in names.resolved(deployment, queries)]
         return answers.in_order(deployment, parts, header.encode(), g.request_log) if parts else _no_samples()
     if "fields" in request.form:
         queries = parse_legacy(posted_json(request.form["fields"], "fields"), pairs, settings["max_request_items"])
         leading = answers.leading_column(deployment, queries[0])
         header = "\t".join(queries[0].output_columns) + "\n" + wire.datatypes_line(queries[0].fields) + "\n"
-        parts = [answers.Part(query, leading) for query in sample_sets.resolved(deployment, queries)]
+        parts = [answers.Part(query, leading) for query in names.resolved(deployment, queries)]
         if not parts:
             return _no_samples()
         return answers.in_order(deployment, parts, header.encode() if queries[0].header else b"", g.request_log)

@@ -24,7 +24,7 @@ from snapthunder import sample_search, statements, wire
 from snapthunder.posted_queries import parse_legacy_samples
 from snapthunder.query import SamplesRequest, parse_samples
 
-from snapthunder_api import answers, sample_sets
+from snapthunder_api import answers, names
 from snapthunder_api.bulk import posted_json
 from snapthunder_api.errors import ApiError
 from snapthunder_api.shards import Deployment
@@ -57,7 +57,7 @@ def legacy_samples(compilation: str):
 def _lines(deployment: Deployment, wanted: SamplesRequest):
     data_source = wire.data_source(deployment.endpoints().compilation, "S")
     if wanted.kind == "search":
-        select, parameters = sample_search.search_statement(wanted, sample_sets.fields(deployment), data_source)
+        select, parameters = sample_search.search_statement(wanted, names.fields(deployment), data_source)
     else:
         select, parameters = statements.samples_statement(wanted, data_source)
 
