@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg2
 
+from loaders.genes import GenesFile
 from loaders.pipeline import LoadSummary, load_junctions
 from loaders.rejects import RejectsFile, default_rejects_path
 from loaders.samples import SamplesFile
@@ -37,7 +38,13 @@ def parser() -> argparse.ArgumentParser:
                         help="instead of loading, finish or roll back a load that a dead loader left half-committed "
                              "(every load does this first)")
     add_target_arguments(result)
-    result.add_argument("--samples", metavar="PATH", help="also load this samples.tsv into every shard")
+    result.add_argument("--samples", metavar="PATH",
+                        help="also load this samples.tsv into every shard, with the samples.groups.tsv beside it "
+                             "if there is one (Snaptron's sample groups, for sids=<group>)")
+    result.add_argument("--genes", metavar="PATH",
+                        help="also load the genome's RefSeq transcripts (refseq_transcripts_by_hgvs.tsv, UCSC refFlat "
+                             "layout) into every shard, for gene names in regions=; kept until a load gives them again "
+                             "(bad lines go to ./PATH.rejects.tsv)")
     result.add_argument("--rejects", type=Path, metavar="PATH",
                         help="where bad junction lines go, with line number and reason (default: ./FILE.rejects.tsv; "
                              "bad samples lines go to ./SAMPLES.rejects.tsv)")
@@ -54,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     if (arguments.file is None) == (not arguments.recover):
         command_line.error("give either FILE or --recover")
     samples_rejects = RejectsFile(default_rejects_path(arguments.samples)) if arguments.samples else None
+    samples = None
+    genes = GenesFile(arguments.genes) if arguments.genes else None
     try:
         with open_target(arguments) as endpoints:
             if arguments.recover:
@@ -61,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             samples = SamplesFile(arguments.samples, endpoints.compilation, samples_rejects) if arguments.samples else None
             summary = load_junctions(arguments.file, endpoints, arguments.rejects, arguments.jobs,
-                                     progress=_show_progress(arguments.quiet), samples=samples)
+                                     progress=_show_progress(arguments.quiet), samples=samples, genes=genes)
     except argparse.ArgumentTypeError as error:
         print(f"usage error: {error}", file=sys.stderr)
         return 2
@@ -73,11 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if samples_rejects is not None:
             samples_rejects.close()
-    _print_summary(summary, endpoints, samples)
+        for extra in (samples, genes):
+            if extra is not None:
+                extra.close()
+    _print_summary(summary, endpoints, samples, genes)
     return 0
 
 
-def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: SamplesFile | None) -> None:
+def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: SamplesFile | None,
+                   genes: GenesFile | None) -> None:
     for line in summary.recovered:
         print(line)
     rate = summary.rows_loaded / summary.seconds if summary.seconds else 0
@@ -95,6 +108,16 @@ def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: SamplesF
         print(f"loaded {samples.rows:,} samples into every shard")
         if samples.rejects.count:
             print(f"samples: {samples.rejects.count:,} bad lines, see {samples.rejects.path}", file=sys.stderr)
+        if samples.groups is not None:
+            print(f"loaded {samples.groups.groups:,} sample groups from {samples.groups.path}")
+            if samples.groups.rejects.count:
+                print(f"sample groups: {samples.groups.rejects.count:,} bad lines, see {samples.groups.rejects.path}",
+                      file=sys.stderr)
+    if genes is not None:
+        print(f"loaded {genes.transcripts:,} gene transcripts from {genes.path} into every shard "
+              f"({genes.skipped:,} on contigs that hold no genes skipped)")
+        if genes.rejects.count:
+            print(f"genes: {genes.rejects.count:,} bad lines, see {genes.rejects.path}", file=sys.stderr)
     if summary.rejected:
         print(f"rejected {summary.rejected:,} of {summary.lines:,} lines: see {summary.rejects_path}")
 

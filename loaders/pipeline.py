@@ -8,7 +8,7 @@ are taken back in file order. Each run of good lines goes to the writer of its
 shard (created when the shard's first line arrives, so a shard the file does
 not touch keeps its junctions); bad lines go to the rejects file with their
 line number and reason and never stop the load. When the input ends every
-shard builds its indexes, the samples (if any) are written in each shard's
+shard builds its indexes, the samples and genes (if any) are written in each shard's
 transaction, and only when all are ready are they prepared and committed
 (two_phase.py): a failure before that leaves every shard as it was.
 """
@@ -33,6 +33,7 @@ import psycopg2
 from tqdm import tqdm
 
 from loaders.rejects import RejectsFile, default_rejects_path
+from loaders.genes import GenesFile
 from loaders.samples import SamplesFile
 from loaders.shard_writer import ShardWriter, describe_error
 from loaders.two_phase import Load
@@ -75,8 +76,9 @@ def load_junctions(
     jobs: int | None = None,
     progress: bool = False,
     samples: SamplesFile | None = None,
+    genes: GenesFile | None = None,
 ) -> LoadSummary:
-    """Load a junctions file (and `samples`) into the shards of `endpoints`, on all or none of them.
+    """Load a junctions file (and `samples`, `genes`) into the shards of `endpoints`, on all or none of them.
 
     Raises on data, I/O or shard errors, with nothing changed unless the
     message says otherwise (a failure during the commit: two_phase.py).
@@ -127,9 +129,10 @@ def load_junctions(
                 for writer in writers.values():
                     writer.abort()
                 raise
-            if samples is not None:
-                for participant in load.participants.values():
-                    samples.write(participant)
+            for extra in (samples, genes):
+                if extra is not None:
+                    for participant in load.participants.values():
+                        extra.write(participant)
             load.commit()
             _vacuum(load, writers)
     finally:

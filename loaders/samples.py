@@ -9,7 +9,8 @@ see old samples on one shard and new ones on another. With the lines go the
 header (shard_metadata `samples_header`), each column's type (`sample_field`,
 what the registry lists: sample_fields.py), the load's time as the Python 2
 float text that `/samples?check_for_update=1` prints (`samples_loaded_at`)
-and the compilation's name.
+and the compilation's name; and the sample groups of samples.groups.tsv
+beside it, if there is one (sample_groups.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Iterator
 import psycopg2
 
 from loaders.rejects import RejectsFile
+from loaders.sample_groups import GroupsError, GroupsFile, beside
 from loaders.sample_fields import FieldTypes, SampleFieldsError, shipped_types
 from loaders.shard_writer import SET_METADATA, ShardLoadError, describe_error
 from loaders.source import Source
@@ -53,16 +55,24 @@ class SamplesFile:
             raise ShardLoadError(str(error)) from None
         self.fields = FieldTypes(self.header.decode().split("\t"))
         self.loaded_at = wire.python_float_text(time.time())
+        groups_path = beside(path)
+        try:
+            self.groups = GroupsFile(groups_path) if groups_path is not None else None
+        except GroupsError as error:
+            raise ShardLoadError(str(error)) from None
 
     def write(self, participant: Participant) -> None:
         """Replace the shard's samples inside its load transaction; sets `rows`."""
         first = self.rows is None
         try:
             with participant.connection.cursor() as cursor:
-                cursor.execute("TRUNCATE sample, sample_field")
-                stream = _CopyStream(_sample_rows(self.path, len(self.fields.names), self.rejects if first else None,
+                cursor.execute("TRUNCATE sample, sample_field, sample_group")
+                stream = CopyStream(_sample_rows(self.path, len(self.fields.names), self.rejects if first else None,
                                                   self.fields if first else None))
                 cursor.copy_expert("COPY sample (rail_id, line) FROM STDIN", stream)
+                if self.groups is not None:
+                    cursor.copy_expert("COPY sample_group (name, long_name, rail_ids) FROM STDIN",
+                                       CopyStream(self.groups.copy_rows()))
                 cursor.executemany("INSERT INTO sample_field (position, name, type) VALUES (%s, %s, %s)",
                                    [(position, name, kind) for position, (name, kind)
                                     in enumerate(self.fields.types(self.shipped))])
@@ -73,6 +83,11 @@ class SamplesFile:
             raise ShardLoadError(f"{participant.shard.describe()}: loading {self.path}: {describe_error(error)}; "
                                  "nothing changed") from None
         self.rows = stream.rows
+
+    def close(self) -> None:
+        """Finish the groups' rejects file (the samples' own is the caller's)."""
+        if self.groups is not None:
+            self.groups.close()
 
 
 def _sample_rows(path: str, columns: int, rejects: RejectsFile | None,
@@ -97,7 +112,7 @@ def _sample_rows(path: str, columns: int, rejects: RejectsFile | None,
             yield cells[0] + b"\t" + line.replace(b"\\", b"\\\\").replace(b"\t", b"\\t") + b"\n"
 
 
-class _CopyStream:
+class CopyStream:
     """A file-like object over an iterator of COPY rows, counting them."""
 
     def __init__(self, rows: Iterator[bytes]) -> None:

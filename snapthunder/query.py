@@ -19,12 +19,10 @@ form in regions.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import math
 import re
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 from urllib.parse import unquote
 
 from snapthunder.junctions import COLUMNS
@@ -37,31 +35,34 @@ RETURN_FORMATS = ("0", "1", "2")
 DATA_PARAMETERS = ("regions", "ids", "id", "sids", "rfilter", "sfilter", "fields", "result_count", "contains",
                    "either", "exact", "return_format", "score_by", "coordinate_string", "header", "label", "calc",
                    "calc_axis", "calc_op", "group", "limit", "format")
-POST_OUTPUT_PARAMETERS = ("sids", "fields", "header", "limit", "format")
-SELECTION_PARAMETERS = ("regions", "ids", "id", "rfilter", "sfilter", "contains", "either", "exact")
+SELECTION_PARAMETERS = ("regions", "ids", "id", "rfilter", "contains", "either", "exact")
 SAMPLES_PARAMETERS = ("ids", "id", "sfilter", "fields", "header", "all", "check_for_update", "regions", "rfilter",
                       "format")
 LIST_PARAMETERS = ("regions", "ids", "id", "sids", "rfilter", "sfilter")
 # Snaptron's rfilter operators, longest first so that `>:` is not read as `>`.
 OPERATORS = {">:": ">=", "<:": "<=", "!:": "<>", ":": "=", ">": ">", "<": "<"}
+# sfilter's: the same but `!:` (Snaptron reads it as `:`, so it is refused rather than mean the opposite).
+SAMPLE_OPERATORS = {name: operator for name, operator in OPERATORS.items() if name != "!:"}
+# sfilter's field that searches every column of a sample's line.
+ALL_FIELDS = "all"
 NUMERIC_FIELDS = {"length": int, "samples_count": int, "coverage_sum": int,
                   "coverage_avg": float, "coverage_median": float}
 # Compared with 0 or 1: 0 is "no annotation source", 1 "any" (the column holds 0, 1 or source codes).
 ANNOTATION_FIELDS = ("annotated", "left_annotated", "right_annotated")
 TEXT_FIELDS = ("strand",) + ANNOTATION_FIELDS
 FILTER_FIELDS = tuple(NUMERIC_FIELDS) + TEXT_FIELDS
-# Legacy bulk objects give range filters as {"samples_count": [{"op": ">:", "val": 5}]}.
-LEGACY_FILTER_KEYS = tuple(NUMERIC_FIELDS) + ("strand",)
-LEGACY_ALIASES = {"intervals": "regions", "genes": "regions"}
 MAX_COORDINATE = 2**31 - 1
-GROUP_SEPARATOR = "|||"
 
 _REGION = re.compile(r"([A-Za-z0-9_.\-]{1,255}):(\d{1,10})-(\d{1,10})")
+_SAMPLE_FILTER = re.compile(r"([^:<>!]+?)(!:|>:|<:|:|>|<)(.*)", re.DOTALL)
 _FILTER = re.compile(r"([A-Za-z_]+)(" + "|".join(map(re.escape, OPERATORS)) + r")(.*)", re.DOTALL)
 _INTEGER = re.compile(r"-?\d{1,18}")
 _DECIMAL = re.compile(r"-?\d{1,300}(?:\.\d{0,300})?(?:[eE][-+]?\d{1,3})?")
 _ID = re.compile(r"\d{1,18}")
-_SAMPLE_ID = re.compile(r"\d{1,9}")
+# A `regions` item that is not an interval but looks like a RefSeq symbol is a gene name (gene_loci.py).
+GENE_SYMBOL = re.compile(r"[A-Za-z0-9._@\-]{1,100}")
+_GENE_ID = re.compile(r"ENS(?:MUS)?G\d+\.\d+", re.IGNORECASE)
+SAMPLE_ID = re.compile(r"\d{1,9}")
 _LABEL = re.compile(r"[A-Za-z0-9_\-:;.]{1,200}")
 _QUOTES = str.maketrans("", "", "'\"")
 
@@ -93,10 +94,24 @@ class RangeFilter:
 
 
 @dataclasses.dataclass(frozen=True)
+class SampleFilter:
+    """One `sfilter=` clause, checked for form only: the field's type is the loaded registry's (sample_search.py)."""
+
+    field: str
+    operator: str      # Snaptron's: : >: <: > <
+    value: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Selection:
-    """One query's rows: regions (OR-ed, each with the modifiers) AND filters AND ids."""
+    """One query's rows: regions (OR-ed, each with the modifiers) AND filters AND ids.
+
+    `genes` are gene names among the regions (upper-cased), which the API
+    turns into regions (gene_loci.py) before the rows are read.
+    """
 
     regions: tuple[Region, ...] = ()
+    genes: tuple[str, ...] = ()
     contains: bool = False
     exact: bool = False
     either: int = 0
@@ -112,10 +127,16 @@ class Query:
     a GET with `group=`): it replaces `DataSource:Type` as the first column.
     `return_format` 1 is UCSC BED and 2 UCSC browser links, both per region;
     `coordinate` (coordinate_string=) is the interval they show for `ids=`.
+    `sample_filters` (sfilter=) and `sample_groups` (sids=Brain,Liver: the
+    compilation's samples.groups.tsv) choose the samples to project on, as
+    `sids` do; the API turns them into sids before the rows are read (sids,
+    named or numbered, win over sfilter, as in Snaptron).
     """
 
     selections: tuple[Selection, ...]
     sids: tuple[int, ...] = ()
+    sample_filters: tuple[SampleFilter, ...] = ()
+    sample_groups: tuple[str, ...] = ()
     fields: tuple[str, ...] = COLUMNS
     count_only: bool = False
     header: bool = True
@@ -142,11 +163,13 @@ class Query:
 
 @dataclasses.dataclass(frozen=True)
 class SamplesRequest:
-    """A `/samples` request: every line (`all=1`), the load time (`check_for_update`), or these rail_ids."""
+    """A `/samples` request: every line (`all=1`), the load time (`check_for_update`), these rail_ids, or a search."""
 
-    kind: str                                   # "all", "update" or "ids"
+    kind: str                                   # "all", "update", "ids" or "search"
     rail_ids: tuple[int, ...] = ()
     columns: tuple[int, ...] | None = None      # 0-based samples.tsv columns (legacy POST's sample_fields)
+    filters: tuple[SampleFilter, ...] = ()      # the search's sfilter clauses, AND-ed
+    header: bool = True
 
 
 def split_query_string(raw: str | bytes) -> list[tuple[str, str]]:
@@ -166,9 +189,9 @@ def split_query_string(raw: str | bytes) -> list[tuple[str, str]]:
             continue
         name, equals, value = piece.partition("=")
         if not equals:
-            raise QueryError(_shown(name), "has no value: write name=value (Snaptron's parameters all take one)")
+            raise QueryError(shown(name), "has no value: write name=value (Snaptron's parameters all take one)")
         if "=" in value:
-            raise QueryError(name, f"{_shown(value)} contains '='; Snaptron's operators are "
+            raise QueryError(name, f"{shown(value)} contains '='; Snaptron's operators are "
                                    f"{' '.join(OPERATORS)} (write samples_count>:5, not samples_count>=5)")
         pairs.append((name, value))
     return pairs
@@ -176,102 +199,50 @@ def split_query_string(raw: str | bytes) -> list[tuple[str, str]]:
 
 def parse(pairs: Iterable[tuple[str, str]], max_items: int, where: str = "") -> Query:
     """A GET request's parameters (or one query of a bulk `groups=` POST) → Query."""
-    grouped = _group(pairs, DATA_PARAMETERS, where, max_items)
-    _refuse_unserved(grouped, where)
-    selection = _selection(grouped, where, max_items)
-    query = _output(grouped, (selection,), where, max_items)
-    if not (selection.regions or selection.ids or selection.filters or query.sids):
-        raise QueryError(where + "regions", "give regions=chrN:start-end, or ids=, rfilter= or sids= "
+    grouped = group_parameters(pairs, DATA_PARAMETERS, where, max_items)
+    selection = parse_selection(grouped, where, max_items)
+    query = parse_output(grouped, (selection,), where, max_items)
+    if not (selection.regions or selection.genes or selection.ids or selection.filters or query.sids
+            or query.sample_filters
+            or query.sample_groups):
+        raise QueryError(where + "regions", "give regions=chrN:start-end, or ids=, rfilter=, sids= or sfilter= "
                                             "(queries with no region read every shard)")
     if query.return_format and (query.count_only or query.format == "json"):
         raise QueryError(where + "return_format", "BED and browser links are TSV rows: drop fields=rc and format=json")
-    if query.return_format and not selection.regions and (
+    if query.return_format and not (selection.regions or selection.genes) and (
             not selection.ids or (query.return_format == 2 and query.coordinate is None)):
         raise QueryError(where + "return_format", "give regions=, or ids= with coordinate_string=chr:start-end")
     return query
 
 
-def parse_groups(encoded: str, max_items: int) -> list[Query]:
-    """A bulk `groups=` POST: base64 of `q1|||q2|||…`, each a query string with its `group=` label.
-
-    Decoded as Snaptron decodes it: trimmed, base64, then each query as a GET.
-    A query without `group=` takes the previous one's label.
-    """
-    try:
-        text = base64.b64decode(encoded.strip(), validate=False).decode()
-    except (binascii.Error, ValueError):
-        raise QueryError("groups", "is not base64 of UTF-8 text (q1|||q2|||…)") from None
-    pieces = [piece.strip() for piece in text.split(GROUP_SEPARATOR) if piece.strip()]
-    if not pieces:
-        raise QueryError("groups", "holds no query")
-    if len(pieces) > max_items:
-        raise QueryError("groups", f"{len(pieces):,} queries; at most {max_items:,} per request")
-    queries, label = [], None
-    for index, piece in enumerate(pieces):
-        query = parse(split_query_string(piece), max_items, f"groups[{index}].")
-        label = query.group if query.group is not None else label
-        if label is None:
-            raise QueryError(f"groups[{index}].group", "the first query needs group=<label>")
-        queries.append(dataclasses.replace(query, group=label))
-    return queries
-
-
-def parse_bulk(objects: Any, pairs: Iterable[tuple[str, str]], max_items: int) -> Query:
-    """A JSON bulk POST (our form): a list of query objects OR-ed, each row once; output options in the URL."""
-    selections = _object_selections(objects, "queries", max_items, require_region=False)
-    return _output(_group(pairs, POST_OUTPUT_PARAMETERS, "", max_items), selections, "", max_items)
-
-
-def parse_legacy(objects: Any, pairs: Iterable[tuple[str, str]], max_items: int) -> list[Query]:
-    """Snaptron's legacy form POST `fields=[{…}, …]`: each clause its own query, run in order."""
-    output = _group(pairs, POST_OUTPUT_PARAMETERS, "", max_items)
-    return [_output(output, (selection,), "", max_items)
-            for selection in _object_selections(objects, "fields", max_items, require_region=True)]
-
-
 def parse_samples(pairs: Iterable[tuple[str, str]], max_items: int) -> SamplesRequest:
-    """`/samples` parameters: `all=1`, `check_for_update=1` or `ids=` (also as a path: `/samples/4`)."""
-    grouped = _group(pairs, SAMPLES_PARAMETERS, "", max_items)
+    """`/samples` parameters: `all=1`, `check_for_update=1`, `ids=` (also as a path: `/samples/4`) or `sfilter=`."""
+    grouped = group_parameters(pairs, SAMPLES_PARAMETERS, "", max_items)
     for name in ("regions", "rfilter"):
         if name in grouped:
-            raise QueryError(name, "/samples selects samples, not junctions: give ids=rail_id,… or all=1")
-    _refuse_unserved(grouped, "")
-    rail_ids = _sample_ids(grouped, "", max_items)
+            raise QueryError(name, "/samples selects samples, not junctions: give ids=rail_id,…, sfilter= or all=1")
+    rail_ids = sample_ids(grouped, "", max_items)
     if rail_ids:
         return SamplesRequest("ids", tuple(sorted(set(rail_ids))))
+    filters = sample_filters(grouped, "")
+    if filters:
+        return SamplesRequest("search", filters=filters, header=_choice(grouped, "header", ("0", "1"), "") != "0")
     if _choice(grouped, "all", ("0", "1"), "") == "1":
         return SamplesRequest("all")
     if _choice(grouped, "check_for_update", ("0", "1"), "") == "1":
         return SamplesRequest("update")
-    raise QueryError("ids", "give ids=rail_id,…, all=1 or check_for_update=1")
-
-
-def parse_legacy_samples(objects: Any, max_items: int) -> SamplesRequest:
-    """`/samples` legacy POST `fields=[{"ids": [...], "sample_fields": "0,1,11"}]`."""
-    entries = _query_objects(objects, max_items)
-    rail_ids: set[int] = set()
-    columns = None
-    for index, entry in enumerate(entries):
-        where = f"fields[{index}]."
-        grouped = _group(_object_pairs(entry, where), ("ids", "sample_fields"), where, max_items)
-        rail_ids.update(_sample_ids(grouped, where, max_items))
-        if "sample_fields" in grouped:
-            columns = tuple(_number(item, _SAMPLE_ID, where + "sample_fields", "a 0-based column number")
-                            for item in _items(grouped, "sample_fields", where, max_items))
-    if not rail_ids:
-        raise QueryError("fields[0].ids", "give the rail_ids to fetch")
-    return SamplesRequest("ids", tuple(sorted(rail_ids)), columns)
+    raise QueryError("ids", "give ids=rail_id,…, sfilter=field:value, all=1 or check_for_update=1")
 
 
 # Parsing -------------------------------------------------------------------------------------------------------
 
-def _group(pairs: Iterable[tuple[str, str]], allowed: Sequence[str], where: str,
+def group_parameters(pairs: Iterable[tuple[str, str]], allowed: Sequence[str], where: str,
            max_items: int) -> dict[str, list[str]]:
     """Parameter → its values: list parameters accumulate, others keep the last; unknown names are refused."""
     grouped: dict[str, list[str]] = {}
     for name, value in pairs:
         if name not in allowed:
-            raise QueryError(where + _shown(name), f"unknown parameter; known here: {', '.join(allowed)}")
+            raise QueryError(where + shown(name), f"unknown parameter; known here: {', '.join(allowed)}")
         if name in LIST_PARAMETERS:
             grouped.setdefault(name, []).append(value)
             if len(grouped[name]) > max_items:
@@ -281,21 +252,43 @@ def _group(pairs: Iterable[tuple[str, str]], allowed: Sequence[str], where: str,
     return grouped
 
 
-def _refuse_unserved(grouped: Mapping[str, list[str]], where: str) -> None:
-    """Parameters Snaptron answers from sample metadata, which this server does not search yet."""
-    if "sfilter" in grouped:
-        raise QueryError(where + "sfilter", "searching sample metadata is not served here yet; "
-                                            "give the samples as sids=rail_id,…")
+def sample_filters(grouped: Mapping[str, list[str]], where: str) -> tuple[SampleFilter, ...]:
+    """The `sfilter=` clauses (one per parameter: a phrase may hold commas), checked for form."""
+    return tuple(_sample_filter(text, where + "sfilter") for text in grouped.get("sfilter", ()))
 
 
-def _selection(grouped: Mapping[str, list[str]], where: str, max_items: int) -> Selection:
-    regions = tuple(_region(item, where + "regions") for item in _items(grouped, "regions", where, max_items))
-    filters, ids = [], [_number(item, _ID, where + "ids", "a snaptron_id")
-                        for item in _items(grouped, "ids", where, max_items) + _items(grouped, "id", where, max_items)]
+def _sample_filter(text: str, parameter: str) -> SampleFilter:
+    match = _SAMPLE_FILTER.fullmatch(text.strip())
+    if "\x00" in text:
+        raise QueryError(parameter, f"{shown(text)} holds a NUL character, which no sample field holds")
+    if match is None:
+        raise QueryError(parameter, f"{shown(text)} is not field<op>value (op one of {' '.join(SAMPLE_OPERATORS)}); "
+                                    f"for free text write {ALL_FIELDS}:<words>")
+    field, operator, value = match.groups()
+    if operator == "!:":
+        raise QueryError(parameter, f"{shown(text)}: sfilter has no !: (Snaptron reads it as :); "
+                                    f"use one of {' '.join(SAMPLE_OPERATORS)}")
+    if not value.strip() or any(character in value for character in ":<>!"):
+        raise QueryError(parameter, f"{shown(text)}: the value must be non-empty and hold none of : < > !")
+    return SampleFilter(field.strip(), operator, value.strip())
+
+
+def parse_selection(grouped: Mapping[str, list[str]], where: str, max_items: int) -> Selection:
+    regions, genes = [], []
+    for item in listed_items(grouped, "regions", where, max_items):
+        if _REGION.fullmatch(item) is None and GENE_SYMBOL.fullmatch(item):
+            if _GENE_ID.search(item):
+                raise QueryError(where + "regions", f"{shown(item)}: GENCODE gene ids are not served; give the "
+                                                    "gene's symbol or chrN:start-end")
+            genes.append(item.upper())
+        else:
+            regions.append(_region(item, where + "regions"))
+    filters, ids = [], [checked_number(item, _ID, where + "ids", "a snaptron_id")
+                        for item in listed_items(grouped, "ids", where, max_items) + listed_items(grouped, "id", where, max_items)]
     for value in grouped.get("rfilter", ()):
         for item in _split(value):
             if item.startswith("snaptron_id:"):
-                ids += [_number(part, _ID, where + "rfilter", "a snaptron_id")
+                ids += [checked_number(part, _ID, where + "rfilter", "a snaptron_id")
                         for part in item[len("snaptron_id:"):].split("-")]
             else:
                 filters.append(_range_filter(item, where + "rfilter"))
@@ -303,7 +296,8 @@ def _selection(grouped: Mapping[str, list[str]], where: str, max_items: int) -> 
         if len(items) > max_items:
             raise QueryError(where + name, f"{len(items):,} items; at most {max_items:,} per request")
     return Selection(
-        regions=regions,
+        regions=tuple(regions),
+        genes=tuple(dict.fromkeys(genes)),
         contains=_choice(grouped, "contains", ("0", "1"), where) == "1",
         exact=_choice(grouped, "exact", ("0", "1"), where) == "1",
         either=int(_choice(grouped, "either", ("0", "1", "2"), where) or 0),
@@ -312,9 +306,14 @@ def _selection(grouped: Mapping[str, list[str]], where: str, max_items: int) -> 
     )
 
 
-def _output(grouped: Mapping[str, list[str]], selections: tuple[Selection, ...], where: str,
+def parse_output(grouped: Mapping[str, list[str]], selections: tuple[Selection, ...], where: str,
             max_items: int) -> Query:
-    sids = _sample_ids(grouped, where, max_items, "sids")
+    named = listed_items(grouped, "sids", where, max_items)
+    groups = tuple(dict.fromkeys(named)) if named and not named[0].isdigit() else ()
+    if any("\x00" in name for name in groups):
+        raise QueryError(where + "sids", "a group name holds a NUL character, which samples.groups.tsv names cannot")
+    sids = () if groups else sample_ids(grouped, where, max_items, "sids")
+    filters = () if sids or groups else sample_filters(grouped, where)
     fields, count_only = COLUMNS, "result_count" in grouped
     if "fields" in grouped:
         names = _split(grouped["fields"][0]) or [""]
@@ -325,19 +324,19 @@ def _output(grouped: Mapping[str, list[str]], selections: tuple[Selection, ...],
     limit = _last(grouped, "limit")
     if limit is not None:
         if not re.fullmatch(r"\d{1,9}", limit) or int(limit) < 1:
-            raise QueryError(where + "limit", f"{_shown(limit)} is not a whole number of rows from 1 to 999,999,999")
+            raise QueryError(where + "limit", f"{shown(limit)} is not a whole number of rows from 1 to 999,999,999")
         limit = int(limit)
     for name in ("label", "group"):
         value = _last(grouped, name)
         if value is not None and not _LABEL.fullmatch(value):
-            raise QueryError(where + name, f"{_shown(value)}: a label is letters, digits and _ - : ; . only")
+            raise QueryError(where + name, f"{shown(value)}: a label is letters, digits and _ - : ; . only")
     for name, allowed in (("calc_axis", ("0", "1", "sum", "mean")), ("calc_op", ("0", "1", "sum", "mean"))):
         _choice(grouped, name, allowed, where)
     score_by = _last(grouped, "score_by") or "samples_count"
     if score_by not in COLUMNS:
-        raise QueryError(where + "score_by", f"unknown column {_shown(score_by)}; one of {', '.join(COLUMNS)}")
+        raise QueryError(where + "score_by", f"unknown column {shown(score_by)}; one of {', '.join(COLUMNS)}")
     coordinate = _last(grouped, "coordinate_string")
-    return Query(selections, sids, fields, count_only,
+    return Query(selections, sids, filters, groups, fields, count_only,
                  header=_choice(grouped, "header", ("0", "1"), where) != "0", limit=limit,
                  format=_choice(grouped, "format", FORMATS, where) or "tsv",
                  return_format=int(_choice(grouped, "return_format", RETURN_FORMATS, where) or 0),
@@ -346,58 +345,15 @@ def _output(grouped: Mapping[str, list[str]], selections: tuple[Selection, ...],
                  group=_last(grouped, "group"))
 
 
-def _sample_ids(grouped: Mapping[str, list[str]], where: str, max_items: int, name: str = "ids") -> tuple[int, ...]:
-    items = _items(grouped, name, where, max_items) + (_items(grouped, "id", where, max_items) if name == "ids" else [])
-    if items and not items[0].isdigit():
-        raise QueryError(where + name, f"{_shown(items[0])}: sample group names need the compilation's "
-                                       "samples.groups.tsv, which this server does not serve yet; give rail_ids")
-    return tuple(dict.fromkeys(_number(item, _SAMPLE_ID, where + name, "a sample id (rail_id)") for item in items))
+def sample_ids(grouped: Mapping[str, list[str]], where: str, max_items: int, name: str = "ids") -> tuple[int, ...]:
+    items = listed_items(grouped, name, where, max_items)
+    if name == "ids":
+        items += listed_items(grouped, "id", where, max_items)
+    return tuple(dict.fromkeys(checked_number(item, SAMPLE_ID, where + name, "a sample id (rail_id)")
+                               for item in items))
 
 
-def _object_selections(objects: Any, name: str, max_items: int, require_region: bool) -> tuple[Selection, ...]:
-    """Each query object of a POST → its Selection; errors name `<name>[index].<key>`."""
-    selections = []
-    for index, entry in enumerate(_query_objects(objects, max_items)):
-        where = f"{name}[{index}]."
-        grouped = _group(_object_pairs(entry, where), SELECTION_PARAMETERS, where, max_items)
-        _refuse_unserved(grouped, where)
-        selection = _selection(grouped, where, max_items)
-        if not (selection.regions or selection.ids or (selection.filters and not require_region)):
-            raise QueryError(f"{name}[{index}]", "give regions (intervals) or ids"
-                                                 + ("" if require_region else ", or a range filter"))
-        selections.append(selection)
-    return tuple(selections)
-
-
-def _query_objects(objects: Any, max_items: int) -> list:
-    if not isinstance(objects, list) or not objects:
-        raise QueryError("queries", "expected a non-empty JSON list of query objects")
-    if len(objects) > max_items:
-        raise QueryError("queries", f"{len(objects):,} queries; at most {max_items:,} per request")
-    return objects
-
-
-def _object_pairs(entry: Any, where: str) -> list[tuple[str, str]]:
-    """A bulk query object → (parameter, value) pairs: GET names, or Snaptron's legacy keys."""
-    if not isinstance(entry, dict):
-        raise QueryError(where.rstrip("."), "expected a JSON object")
-    pairs = []
-    for key, value in entry.items():
-        name = LEGACY_ALIASES.get(key, key)
-        values = value if isinstance(value, list) else [value]
-        for item in values:
-            if name in LEGACY_FILTER_KEYS and isinstance(item, dict) and set(item) == {"op", "val"}:
-                pairs.append(("rfilter", f"{name}{item['op']}{item['val']}"))
-            elif isinstance(item, bool):
-                pairs.append((name, "1" if item else "0"))
-            elif isinstance(item, (str, int)):
-                pairs.append((name, str(item)))
-            else:
-                raise QueryError(where + _shown(str(key)), f"expected strings or numbers, got {_shown(repr(item))}")
-    return pairs
-
-
-def _items(grouped: Mapping[str, list[str]], name: str, where: str, max_items: int) -> list[str]:
+def listed_items(grouped: Mapping[str, list[str]], name: str, where: str, max_items: int) -> list[str]:
     items = [item for value in grouped.get(name, ()) for item in _split(value)]
     if len(items) > max_items:
         raise QueryError(where + name, f"{len(items):,} items; at most {max_items:,} per request")
@@ -415,25 +371,24 @@ def _last(grouped: Mapping[str, list[str]], name: str) -> str | None:
 def _region(text: str, parameter: str) -> Region:
     match = _REGION.fullmatch(text)
     if match is None:
-        hint = ("; gene names are not served here yet: give coordinates" if ":" not in text
-                else "; commas separate regions, so write numbers without them (chr1:1000000-1100000)"
+        hint = ("; commas separate regions, so write numbers without them (chr1:1000000-1100000)"
                 if re.fullmatch(r"[^:]+:\d{1,3}", text) else "")
-        raise QueryError(parameter, f"{_shown(text)} is not chrN:start-end{hint}")
+        raise QueryError(parameter, f"{shown(text)} is not chrN:start-end{hint}")
     chromosome, start, end = match.group(1), int(match.group(2)), int(match.group(3))
     if end > MAX_COORDINATE:
-        raise QueryError(parameter, f"{_shown(text)}: coordinates go up to {MAX_COORDINATE:,}")
+        raise QueryError(parameter, f"{shown(text)}: coordinates go up to {MAX_COORDINATE:,}")
     if start > end:
-        raise QueryError(parameter, f"{_shown(text)}: start is after end")
+        raise QueryError(parameter, f"{shown(text)}: start is after end")
     return Region(chromosome, start, end)
 
 
 def _range_filter(text: str, parameter: str) -> RangeFilter:
     match = _FILTER.fullmatch(text)
     if match is None:
-        raise QueryError(parameter, f"{_shown(text)} is not field<op>value with op one of {' '.join(OPERATORS)}")
+        raise QueryError(parameter, f"{shown(text)} is not field<op>value with op one of {' '.join(OPERATORS)}")
     field, operator, value = match.groups()
     if field not in FILTER_FIELDS:
-        raise QueryError(parameter, f"unknown field {_shown(field)}; filterable: {', '.join(FILTER_FIELDS)}, "
+        raise QueryError(parameter, f"unknown field {shown(field)}; filterable: {', '.join(FILTER_FIELDS)}, "
                                     "snaptron_id:id-id-…")
     kind = NUMERIC_FIELDS.get(field)
     if kind is None:
@@ -441,10 +396,10 @@ def _range_filter(text: str, parameter: str) -> RangeFilter:
             raise QueryError(parameter, f"{field} takes only : or !:, not {operator}")
         allowed = ("+", "-", "?") if field == "strand" else ("0", "1")
         if value not in allowed:
-            raise QueryError(parameter, f"{field} is compared with one of {' '.join(allowed)}, not {_shown(value)}")
+            raise QueryError(parameter, f"{field} is compared with one of {' '.join(allowed)}, not {shown(value)}")
         return RangeFilter(field, OPERATORS[operator], value if field == "strand" else int(value))
     if kind is int:
-        number: int | float = _number(value, _INTEGER, parameter, f"a whole number for {field}")
+        number: int | float = checked_number(value, _INTEGER, parameter, f"a whole number for {field}")
     else:
         number = _decimal(value, parameter, field)
     return RangeFilter(field, OPERATORS[operator], number)
@@ -452,19 +407,19 @@ def _range_filter(text: str, parameter: str) -> RangeFilter:
 
 def _decimal(text: str, parameter: str, field: str) -> float:
     if not _DECIMAL.fullmatch(text) or not math.isfinite(value := float(text)) or abs(value) > 1e300:
-        raise QueryError(parameter, f"{_shown(text)} is not a number for {field}")
+        raise QueryError(parameter, f"{shown(text)} is not a number for {field}")
     return value
 
 
-def _number(text: str, pattern: re.Pattern, parameter: str, meaning: str) -> int:
+def checked_number(text: str, pattern: re.Pattern, parameter: str, meaning: str) -> int:
     if not pattern.fullmatch(text):
-        raise QueryError(parameter, f"{_shown(text)} is not {meaning}")
+        raise QueryError(parameter, f"{shown(text)} is not {meaning}")
     return int(text)
 
 
 def _field(name: str, names: list[str], where: str) -> str:
     if name not in COLUMNS:
-        raise QueryError(where + "fields", f"unknown field {_shown(name)}; known: rc (count only) or "
+        raise QueryError(where + "fields", f"unknown field {shown(name)}; known: rc (count only) or "
                                            f"{', '.join(COLUMNS)}")
     if names.count(name) > 1:
         raise QueryError(where + "fields", f"{name} is listed twice")
@@ -474,10 +429,10 @@ def _field(name: str, names: list[str], where: str) -> str:
 def _choice(grouped: Mapping[str, list[str]], name: str, allowed: Sequence[str], where: str) -> str | None:
     value = _last(grouped, name)
     if value is not None and value not in allowed:
-        raise QueryError(where + name, f"{_shown(value)} is not one of {', '.join(allowed)}")
+        raise QueryError(where + name, f"{shown(value)} is not one of {', '.join(allowed)}")
     return value
 
 
-def _shown(text: str) -> str:
+def shown(text: str) -> str:
     """User input quoted for an error message: repr keeps it on one printable line."""
     return repr(text[:60] + ("…" if len(text) > 60 else ""))

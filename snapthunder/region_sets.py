@@ -81,6 +81,10 @@ class IndexedQuery:
     """A Query with its regions grouped by chromosome (one pass over them) and selections grouped."""
 
     def __init__(self, query: Query) -> None:
+        # Names stand for regions and samples the shards must be asked for first (the API's names.py):
+        # unresolved, a gene-only query would read every row and an sfilter would project on nothing.
+        if query.sample_filters or query.sample_groups or any(selection.genes for selection in query.selections):
+            raise ValueError("a query's gene names, sample groups and sfilter must be resolved before it is indexed")
         self.query = query
         self._regions: dict[str, dict[tuple, list[Region]]] = {}
         unplaced: dict[tuple, Selection] = {}

@@ -44,6 +44,7 @@ HELD_CHROMOSOMES = sql.SQL("SELECT chromosome FROM chromosome_stats ORDER BY chr
 REGISTRY_FIELDS = sql.SQL("SELECT name, type FROM sample_field ORDER BY position")
 LOADED_COMPILATION = sql.SQL("SELECT value FROM shard_metadata WHERE key = 'compilation'")
 SAMPLES_LOADED_AT = sql.SQL("SELECT value FROM shard_metadata WHERE key = 'samples_loaded_at'")
+SAMPLES_HEADER_VALUE = sql.SQL("(SELECT value FROM shard_metadata WHERE key = 'samples_header')")
 # A region test's operands (region_sets.py): which column is searched for and which compared, per mode.
 _TEST_COLUMNS = {"start": sql.SQL("intron.start"), "end": sql.SQL("intron.{}").format(sql.Identifier("end")),
                  "key": sql.SQL("(intron.start::bigint * {} + intron.{})").format(
@@ -69,7 +70,7 @@ def select_statement(indexed: IndexedQuery, chromosome: str, leading: str | None
     The query comes indexed (region_sets.IndexedQuery, built once per query):
     each chromosome's statement then costs work in its own regions only.
     """
-    query, parameters = indexed.query, _Parameters()
+    query, parameters = indexed.query, Parameters()
     first = parameters.add(leading).name if form != "bed" else None
     select_list = _select_list(query.fields, bool(query.sids), form, first, query.score_by)
     statement = sql.SQL("SELECT {} {}").format(select_list, _from_where(indexed, chromosome, parameters, ordered=True))
@@ -80,7 +81,7 @@ def select_statement(indexed: IndexedQuery, chromosome: str, leading: str | None
 
 def count_statement(indexed: IndexedQuery, chromosome: str) -> tuple[sql.Composed, dict]:
     """How many rows a query has on one chromosome (`fields=rc`)."""
-    parameters = _Parameters()
+    parameters = Parameters()
     statement = sql.SQL("SELECT count(*) {}").format(_from_where(indexed, chromosome, parameters, ordered=False))
     return statement, parameters.values
 
@@ -93,14 +94,13 @@ def samples_statement(request: SamplesRequest, data_source: str) -> tuple[sql.Co
     rail_id as its id and NA in every other column; `columns` keeps only
     those 0-based columns of each row (the legacy POST's sample_fields).
     """
-    parameters = _Parameters()
-    header_value = sql.SQL("(SELECT value FROM shard_metadata WHERE key = 'samples_header')")
+    parameters = Parameters()
     if request.kind == "all":
         statement = sql.SQL("SELECT line FROM (SELECT 0 AS part, 0 AS rail_id, {} AS line UNION ALL "
                             "SELECT 1, rail_id, line FROM sample) AS lines WHERE line IS NOT NULL "
-                            "ORDER BY part, rail_id").format(header_value)
+                            "ORDER BY part, rail_id").format(SAMPLES_HEADER_VALUE)
         return statement, parameters.values
-    width = sql.SQL("array_length(string_to_array({}, E'\\t'), 1)").format(header_value)
+    width = sql.SQL("array_length(string_to_array({}, E'\\t'), 1)").format(SAMPLES_HEADER_VALUE)
     line = sql.SQL("coalesce(sample.line, wanted.rail_id::text || repeat(E'\\tNA', {} - 1))").format(width)
     if request.columns is not None:
         line = sql.SQL("(SELECT string_agg(coalesce((string_to_array({}, E'\\t'))[picked.number + 1], 'NA'), "
@@ -111,7 +111,7 @@ def samples_statement(request: SamplesRequest, data_source: str) -> tuple[sql.Co
         "SELECT 1, wanted.rail_id, {} || E'\\t' || {} FROM unnest({}::integer[]) AS wanted(rail_id) "
         "LEFT JOIN sample ON sample.rail_id = wanted.rail_id) AS lines WHERE line IS NOT NULL "
         "ORDER BY part, rail_id").format(
-        parameters.add("DataSource:Type"), header_value, parameters.add(data_source), line,
+        parameters.add("DataSource:Type"), SAMPLES_HEADER_VALUE, parameters.add(data_source), line,
         parameters.add(list(request.rail_ids)))
     return statement, parameters.values
 
@@ -121,7 +121,7 @@ def copy_statement(select: sql.Composable) -> sql.Composed:
     return sql.SQL("COPY ({}) TO STDOUT").format(select)
 
 
-class _Parameters:
+class Parameters:
     """Hands out named placeholders (p0, p1, …) and collects their values."""
 
     def __init__(self) -> None:
@@ -133,7 +133,7 @@ class _Parameters:
         return sql.Placeholder(name)
 
 
-def _from_where(indexed: IndexedQuery, chromosome: str, parameters: _Parameters,
+def _from_where(indexed: IndexedQuery, chromosome: str, parameters: Parameters,
                 ordered: bool) -> sql.Composed:
     """FROM, WHERE and (when `ordered`) ORDER BY of one chromosome's rows; the SQL's size does not grow with regions.
 
@@ -188,7 +188,7 @@ def _from_where(indexed: IndexedQuery, chromosome: str, parameters: _Parameters,
                                            order if ordered else sql.SQL(""))
 
 
-def _test_condition(test: RegionTest, query: Query, parameters: _Parameters) -> sql.Composable:
+def _test_condition(test: RegionTest, query: Query, parameters: Parameters) -> sql.Composable:
     """A group's regions as one binary search (region_sets.py has the table), AND its filters and ids."""
     probe, check = (_TEST_COLUMNS[name] for name in PROBE_AND_CHECK[test.mode])
     kind = sql.SQL("bigint" if test.mode == "exact" else "integer")
@@ -206,7 +206,7 @@ def _test_condition(test: RegionTest, query: Query, parameters: _Parameters) -> 
 
 
 def _selection_condition(filters: Sequence[RangeFilter], ids: Sequence[int], query: Query,
-                         parameters: _Parameters, region: sql.Composable | None = None) -> sql.Composable:
+                         parameters: Parameters, region: sql.Composable | None = None) -> sql.Composable:
     conditions = [region] if region is not None else []
     conditions += [_filter_condition(rule, query, parameters) for rule in filters]
     if ids:
@@ -214,7 +214,7 @@ def _selection_condition(filters: Sequence[RangeFilter], ids: Sequence[int], que
     return sql.SQL("({})").format(sql.SQL(" AND ").join(conditions)) if conditions else sql.SQL("true")
 
 
-def _filter_condition(rule: RangeFilter, query: Query, parameters: _Parameters) -> sql.Composable:
+def _filter_condition(rule: RangeFilter, query: Query, parameters: Parameters) -> sql.Composable:
     column = _source_column(rule.field, bool(query.sids))
     if rule.field in ANNOTATION_FIELDS:
         # 0 means "no annotation source", 1 "any": the column holds 0, 1 or source codes.

@@ -3,8 +3,8 @@
 The loaders, the API and the benchmark need a real `junctions.bgz` to work on,
 but GTEx's is tens of gigabytes and cannot be part of a demo or a test. This
 module writes a stand-in in the exact Snaptron format (docs/API.md lists the
-columns): a bgzip-compressed, tabix-indexed, 17-column junction file and a
-`samples.tsv`.
+columns): a bgzip-compressed, tabix-indexed, 17-column junction file, a
+`samples.tsv` and its `samples.groups.tsv` (one group per tissue).
 
 Two properties make the stand-in useful rather than merely well-formed:
 
@@ -70,6 +70,8 @@ UBIQUITOUS_MINIMUM_SHARE = 0.9
 DEFAULT_SEED = 20180501
 JUNCTIONS_FILE = "junctions.bgz"
 SAMPLES_FILE = "samples.tsv"
+GROUPS_FILE = "samples.groups.tsv"
+GROUPS_HEADER = ("group_short_name", "group_long_name", "rail_id_count", "rail_ids")
 DEFAULT_SAMPLES = 9_700
 DEFAULT_BACKGROUND_PER_MB = 300.0
 MAXIMUM_SAMPLES = 1_000_000
@@ -478,6 +480,21 @@ def write_samples_table(path: Path, random: numpy.random.Generator, sample_total
             )
 
 
+def write_sample_groups(path: Path, samples_path: Path) -> None:
+    """Write Snaptron's samples.groups.tsv for GTEx: one group per tissue (`smts`), `Adipose_Tissue` for
+    "Adipose Tissue", as Snaptron's create_sample_groups.pl names them."""
+    members: dict[str, list[str]] = {}
+    with samples_path.open(encoding="ascii") as samples:
+        tissue_column = samples.readline().rstrip("\n").split("\t").index("smts")
+        for line in samples:
+            cells = line.rstrip("\n").split("\t")
+            members.setdefault(cells[tissue_column], []).append(cells[0])
+    with path.open("w", encoding="ascii", newline="\n") as handle:
+        handle.write("\t".join(GROUPS_HEADER) + "\n")
+        for tissue, rail_ids in sorted(members.items()):
+            handle.write(f"{tissue.replace(' ', '_')}\t{tissue}\t{len(rail_ids)}\t{','.join(rail_ids)}\n")
+
+
 def check_parameters(scale: float, seed: int, samples: int, background_per_mb: float) -> None:
     """Refuse arguments that cannot give a meaningful compilation, naming the allowed range."""
     if not (math.isfinite(scale) and scale > 0):
@@ -498,7 +515,7 @@ def generate(
     background_per_mb: float = DEFAULT_BACKGROUND_PER_MB,
     progress: bool = False,
 ) -> GeneratedCompilation:
-    """Write junctions.bgz, junctions.bgz.tbi and samples.tsv into out_dir.
+    """Write junctions.bgz, junctions.bgz.tbi, samples.tsv and samples.groups.tsv into out_dir.
 
     Junctions and samples draw from independent streams of one seed, so the
     samples table does not change with scale or background density.
@@ -524,6 +541,7 @@ def generate(
         text_path.unlink(missing_ok=True)
     samples_path = out_dir / SAMPLES_FILE
     write_samples_table(samples_path, numpy.random.default_rng(samples_seed), samples)
+    write_sample_groups(out_dir / GROUPS_FILE, samples_path)
     return GeneratedCompilation(
         junctions_path, index_path, samples_path, sum(rows_per_chromosome.values()), rows_per_chromosome
     )
@@ -536,7 +554,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a deterministic GTEx-like Snaptron compilation calibrated to the paper's chr1 counts.",
     )
     parser.add_argument(
-        "--out", required=True, type=Path, help="directory to write junctions.bgz(.tbi) and samples.tsv into"
+        "--out", required=True, type=Path,
+        help="directory to write junctions.bgz(.tbi), samples.tsv and samples.groups.tsv into"
     )
     parser.add_argument(
         "--scale", type=float, default=1.0, help="multiplies every junction density (default 1: ~1.5 M rows)"

@@ -62,7 +62,8 @@ def empty_shards(local_environment: Endpoints) -> Endpoints:
     """The session's shards with no junctions, samples or load history: each test starts clean."""
     for shard in local_environment.shards.values():
         with psycopg2.connect(**shard.connect_arguments()) as connection, connection.cursor() as cursor:
-            cursor.execute("TRUNCATE intron, chromosome_stats, load_history, sample, sample_field")
+            cursor.execute("TRUNCATE intron, chromosome_stats, load_history, sample, sample_field, sample_group, "
+                           "gene_transcript")
             cursor.execute("DELETE FROM shard_metadata WHERE key <> 'schema_version'")
         connection.close()
     return local_environment

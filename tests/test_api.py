@@ -20,6 +20,7 @@ import psycopg2
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies
 
+from snapthunder import posted_queries
 from snapthunder import query as query_language
 from snapthunder import statements
 from snapthunder.junctions import COLUMNS
@@ -98,7 +99,7 @@ def test_bulk_post_ors_its_queries_with_each_row_once(client, api_dataset):
                {"ids": [5, 6, 7]}]
     by_json = client.post(URL + "?fields=snaptron_id,chromosome,start,end", json=queries)
     reference = api_dataset.reference
-    parsed = query_language.parse_bulk(queries, [("fields", "snaptron_id,chromosome,start,end")], 100)
+    parsed = posted_queries.parse_bulk(queries, [("fields", "snaptron_id,chromosome,start,end")], 100)
     expected = "".join(line + "\n" for line in ["\t".join(parsed.output_columns)] + reference.lines(parsed))
     assert by_json.get_data(as_text=True) == expected
     ids = [line.split("\t")[1] for line in expected.splitlines()[1:]]

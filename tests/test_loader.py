@@ -84,7 +84,7 @@ def test_after_a_load_the_metadata_statistics_and_visibility_map_are_current(emp
     assert merged == {chromosome: (50, 100 + 49 + 1) for chromosome in CHROMOSOME_SAMPLE}
     shard = empty_shards.plan().shard_for("chr1")
     meta = query_all_shards(empty_shards, "SELECT key, value FROM shard_metadata")[shard]
-    assert dict(meta)["compilation"] == empty_shards.compilation and dict(meta)["schema_version"] == "2"
+    assert dict(meta)["compilation"] == empty_shards.compilation and dict(meta)["schema_version"] == "3"
     history = query_all_shards(empty_shards, "SELECT source, rows_loaded FROM load_history")[shard]
     on_shard = 50 * sum(empty_shards.plan().shard_for(chromosome) == shard for chromosome in CHROMOSOME_SAMPLE)
     assert history == [(str(tmp_path / "j.gz"), on_shard)]
@@ -307,3 +307,76 @@ def test_shipped_field_types_beside_samples_tsv_win_and_a_bad_types_line_is_name
     types.write_text("rail_id\ti\nauc\tinteger\n")
     assert main(arguments) == 1
     assert f"{types}:2: expected <field><TAB><one of t i f n>" in capsys.readouterr().err
+
+
+def test_sample_groups_beside_samples_tsv_load_with_them_bad_lines_named_and_go_with_the_next_samples(
+        empty_shards, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    samples = tmp_path / "samples.tsv"
+    samples.write_text("rail_id\tsmts\n0\tLung\n1\tBrain\n2\tBrain\n")
+    groups = tmp_path / "samples.groups.tsv"
+    groups.write_text("group_short_name\tgroup_long_name\trail_id_count\trail_ids\n"
+                      "Brain\tBrain \\ all\t2\t1,2\n"
+                      "Lung\tLung\t2\t0\n"            # count does not match
+                      "42\tdigits\t1\t0\n"            # a name that sids= would read as a rail_id
+                      "Brain\tagain\t1\t0\n"          # given twice
+                      "Lung\tLung\t1\t0,x\n"          # not ids
+                      "short\tline\n"
+                      "Lung\tLung\t1\t0\n")
+    junctions = write_gzip(tmp_path / "j.gz", junction_lines(["chr1"], 3))
+    arguments = [str(junctions), "--outputs", str(_outputs(empty_shards)), "--samples", str(samples),
+                 "--rejects", str(tmp_path / "rejects.tsv"), "--quiet"]
+    assert main(arguments) == 0
+    assert "loaded 2 sample groups from" in capsys.readouterr().out
+    stored = query_all_shards(empty_shards, "SELECT name, long_name, rail_ids FROM sample_group ORDER BY name")
+    assert all(rows == [("Brain", "Brain \\ all", [1, 2]), ("Lung", "Lung", [0])] for rows in stored.values())
+    rejected = (tmp_path / "samples.groups.tsv.rejects.tsv").read_text().splitlines()[1:]
+    assert [row.split("\t")[:2] for row in rejected] == [
+        ["3", "sample groups: rail_id_count '2' does not match the 1 rail_ids listed"],
+        ["4", "sample groups: group name '42': a name is not empty, not all digits (those are rail_ids in sids=) "
+              "and holds no comma"],
+        ["5", "sample groups: group 'Brain' is given twice; the first is kept"],
+        ["6", "sample groups: rail_ids '0,x' are not comma-separated whole numbers"],
+        ["7", "sample groups: 2 columns; a group line has 4 (short name, long name, count, rail_ids)"]]
+    assert main(arguments) == 0     # loading again leaves the same groups once
+    assert query_all_shards(empty_shards, "SELECT count(*) FROM sample_group") == {
+        name: [(2,)] for name in empty_shards.shards}
+    groups.write_text("group_name\trail_ids\n")
+    assert main(arguments) == 1
+    assert f"{groups}:1: the header must be 'group_short_name" in capsys.readouterr().err
+    groups.unlink()                 # samples without groups: the groups go with the old samples
+    assert main(arguments) == 0
+    assert query_all_shards(empty_shards, "SELECT count(*) FROM sample_group") == {
+        name: [(0,)] for name in empty_shards.shards}
+
+
+def test_genes_load_into_every_shard_bad_lines_named_and_stay_until_given_again(empty_shards, tmp_path, monkeypatch,
+                                                                                 capsys):
+    monkeypatch.chdir(tmp_path)
+    genes = tmp_path / "refseq_transcripts_by_hgvs.tsv"
+    genes.write_text("cd99\tNM_1\tchrX\t+\t2691132\t2741309\t0\t0\t1\t0,\t1,\n"
+                     "CD99\tNM_2\tchrY\t+\t2641132\t2691309\t0\t0\t1\t0,\t1,\n"
+                     "CD99\tNM_3\tchrX_KI270880v1_alt\t+\t1\t9\t0\t0\t1\t0,\t1,\n"      # skipped, as Snaptron skips
+                     "ALK\tNM_4\tchr2\t-\t29192773\n"                                   # too few columns
+                     "ALK\tNM_4\tchr2\t-\tx\t29921586\t0\t0\t1\t0,\t1,\n"               # not a coordinate
+                     "ALK\tNM_4\tchr2\t-\t29921586\t29192773\t0\t0\t1\t0,\t1,\n"        # start after end
+                     "A B\tNM_5\tchr2\t-\t1\t2\t0\t0\t1\t0,\t1,\n")                     # not a symbol
+    junctions = write_gzip(tmp_path / "j.gz", junction_lines(["chr1"], 3))
+    arguments = [str(junctions), "--outputs", str(_outputs(empty_shards)), "--rejects", str(tmp_path / "r.tsv"),
+                 "--quiet"]
+    assert main(arguments + ["--genes", str(genes)]) == 0
+    assert "loaded 2 gene transcripts from" in capsys.readouterr().out
+    stored = query_all_shards(empty_shards, 'SELECT symbol, chromosome, start, "end", line FROM gene_transcript '
+                                            "ORDER BY line")
+    assert all(rows == [("CD99", "chrX", 2691133, 2741309, 1), ("CD99", "chrY", 2641133, 2691309, 2)]
+               for rows in stored.values())
+    rejected = (tmp_path / "refseq_transcripts_by_hgvs.tsv.rejects.tsv").read_text().splitlines()[1:]
+    assert [row.split("\t")[:2] for row in rejected] == [
+        ["4", "genes: 5 columns; refFlat has 11 (symbol, name, chromosome, strand, txStart, txEnd, …)"],
+        ["5", "genes: column 5 is 'x', expected a coordinate"],
+        ["6", "genes: txStart 29,921,586 is not before txEnd 29,192,773"],
+        ["7", "genes: gene symbol 'A B' is not letters, digits and . _ - @"]]
+    assert main(arguments + ["--genes", str(genes)]) == 0      # again: the same two, once
+    assert main(arguments) == 0                                 # a load without --genes keeps them
+    assert query_all_shards(empty_shards, "SELECT count(*) FROM gene_transcript") == {
+        name: [(2,)] for name in empty_shards.shards}

@@ -7,6 +7,7 @@ import re
 import pytest
 from psycopg2 import sql
 
+from snapthunder import posted_queries as posted
 from snapthunder import query as q
 from snapthunder import statements
 from snapthunder.junctions import COLUMNS
@@ -40,6 +41,27 @@ def test_list_parameters_accumulate_and_the_others_keep_the_last_value():
     assert query.header and query.selections[0].ids == (4, 5) and len(query.selections[0].filters) == 2
 
 
+def test_sfilter_clauses_accumulate_take_phrases_and_yield_to_sids():
+    query = parse("regions=chr1:1-9&sfilter=all:Skin%20-%20Sun%20Exposed,%20leg&sfilter=smrin<8.5")
+    assert query.sample_filters == (q.SampleFilter("all", ":", "Skin - Sun Exposed, leg"),
+                                    q.SampleFilter("smrin", "<", "8.5")) and not query.sids
+    named = parse("regions=chr1:1-9&sids=Brain,Adipose_Tissue,Brain&sfilter=smts:lung")
+    assert named.sample_groups == ("Brain", "Adipose_Tissue") and not named.sids and not named.sample_filters
+    assert parse("sids=SRP012682").sample_groups == ("SRP012682",)   # genome-wide, like numbered sids
+    both = parse("regions=chr1:1-9&sfilter=smts:brain&sids=4")
+    assert both.sids == (4,) and both.sample_filters == ()
+    assert parse("sfilter=smts:brain").sample_filters  # genome-wide, like sids alone
+    assert posted.parse_bulk([{"regions": "chr1:1-2"}], [("sfilter", "smts:lung")], MAX_ITEMS).sample_filters
+
+
+def test_gene_names_among_regions_are_kept_upper_cased_once_for_the_api_to_resolve():
+    selection = parse("regions=cd99,chr1:1-9,CD99,HLA-A&contains=1").selections[0]
+    assert selection.genes == ("CD99", "HLA-A") and selection.regions == (Region("chr1", 1, 9),)
+    assert parse("regions=ALK&return_format=1").selections[0].genes == ("ALK",)
+    legacy = posted.parse_legacy([{"genes": ["alk"]}], [], MAX_ITEMS)
+    assert legacy[0].selections[0].genes == ("ALK",)
+
+
 def test_snaptrons_other_parameters_are_accepted_with_their_meaning():
     assert parse("regions=chr1:1-9&result_count=0").count_only
     query = parse("regions=chr1:1-9&return_format=1&score_by=coverage_sum&label=x.1&calc=1&calc_op=sum")
@@ -54,12 +76,12 @@ def test_snaptrons_other_parameters_are_accepted_with_their_meaning():
 def test_a_bulk_groups_post_is_base64_of_queries_each_with_its_label():
     import base64
     text = "group=r1&regions=chr1:5-9&sids=0,1|||regions=chr2:1-2|||group=b_2&ids=7"
-    queries = q.parse_groups(base64.b64encode(text.encode()).decode(), MAX_ITEMS)
+    queries = posted.parse_groups(base64.b64encode(text.encode()).decode(), MAX_ITEMS)
     assert [query.group for query in queries] == ["r1", "r1", "b_2"]
     assert queries[0].sids == (0, 1) and queries[2].selections[0].ids == (7,)
     for bad, parameter in (("regions=chr1:1-2", "groups[0].group"), ("group=a b&regions=chr1:1-2", "groups[0].group")):
         with pytest.raises(QueryError, match=rf"^{re.escape(parameter)}: "):
-            q.parse_groups(base64.b64encode(bad.encode()).decode(), MAX_ITEMS)
+            posted.parse_groups(base64.b64encode(bad.encode()).decode(), MAX_ITEMS)
 
 
 def test_regions_are_or_ed_from_commas_and_repeats_and_contigs_are_names_like_any_other():
@@ -103,7 +125,8 @@ def test_filters_are_and_ed_from_commas_and_repeats():
 
 
 @pytest.mark.parametrize("text, parameter, problem", [
-    ("regions=BRCA1", "regions", "gene names are not served here yet"),
+    ("regions=ENSG00000171094.15", "regions", "GENCODE gene ids are not served"),
+    ("regions=chr1:1-5000;DRD4", "regions", "is not chrN:start-end"),
     ("regions=chr1:1,000,000-1,100,000", "regions", "commas separate regions"),
     ("regions=chr1:20-10", "regions", "start is after end"),
     ("regions=chr1:1-99999999999", "regions", "not chrN:start-end"),
@@ -121,9 +144,13 @@ def test_filters_are_and_ed_from_commas_and_repeats():
     ("rfilter=strand>:+", "rfilter", "strand takes only : or !:"),
     ("rfilter=strand:x", "rfilter", "compared with one of + - ?"),
     ("rfilter=annotated:aC19", "rfilter", "compared with one of 0 1"),
-    ("regions=chr1:1-2&sids=SRP012682", "sids", "sample group names"),
     ("regions=chr1:1-2&sids=5,SRP012682", "sids", "not a sample id"),
-    ("regions=chr1:1-2&sfilter=SMTS:Brain", "sfilter", "not served here yet"),
+    ("regions=chr1:1-2&sfilter=SMTS", "sfilter", "is not field<op>value"),
+    ("regions=chr1:1-2&sfilter=smrin!:5", "sfilter", "sfilter has no !:"),
+    ("regions=chr1:1-2&sfilter=smts:a:b", "sfilter", "hold none of : < > !"),
+    ("regions=chr1:1-2&sfilter=smts:%20", "sfilter", "must be non-empty"),
+    ("regions=chr1:1-2&sfilter=smts:a%00", "sfilter", "holds a NUL character"),
+    ("regions=chr1:1-2&sids=Brain,a%00", "sids", "holds a NUL character"),
     ("regions=chr1:1-2&return_format=4", "return_format", "not one of 0, 1, 2"),
     ("rfilter=length>:5&return_format=1", "return_format", "give regions="),
     ("ids=5&return_format=2", "return_format", "coordinate_string"),
@@ -174,7 +201,7 @@ def test_regions_ask_only_the_shards_holding_them_contigs_with_their_parent():
 def test_bulk_objects_take_get_names_or_snaptrons_legacy_keys_and_are_or_ed():
     objects = [{"regions": ["chr1:1-5", "chr2:3-4"], "contains": True, "rfilter": "strand:+"},
                {"intervals": ["chr3:7-8"], "samples_count": [{"op": ">:", "val": 5}], "ids": [4, 5]}]
-    query = q.parse_bulk(objects, q.split_query_string("fields=snaptron_id&sids=2"), MAX_ITEMS)
+    query = posted.parse_bulk(objects, q.split_query_string("fields=snaptron_id&sids=2"), MAX_ITEMS)
     first, second = query.selections
     assert first.regions == (Region("chr1", 1, 5), Region("chr2", 3, 4)) and first.contains
     assert second.filters == (RangeFilter("samples_count", ">=", 5),) and second.ids == (4, 5)
@@ -191,12 +218,12 @@ def test_bulk_objects_take_get_names_or_snaptrons_legacy_keys_and_are_or_ed():
     ([{"contains": "1"}], "", "queries[0]"),
     ([{"regions": "chr1:2-1"}], "", "queries[0].regions"),
     ([{"regions": "chr1:1-2"}], "regions=chr1:1-2", "'regions'"),
-    ([{"regions": "chr1:1-2", "sfilter": "SMTS:Brain"}], "", "queries[0].sfilter"),
+    ([{"regions": "chr1:1-2", "sfilter": "SMTS:Brain"}], "", "queries[0].'sfilter'"),
     ([{"regions": "chr1:1-2"}] * (MAX_ITEMS + 1), "", "queries"),
 ])
 def test_bulk_refusals_name_the_query_and_its_key(objects, pairs, parameter):
     with pytest.raises(QueryError) as refused:
-        q.parse_bulk(objects, q.split_query_string(pairs), MAX_ITEMS)
+        posted.parse_bulk(objects, q.split_query_string(pairs), MAX_ITEMS)
     assert str(refused.value).startswith(f"{parameter}: ")
 
 
@@ -209,7 +236,11 @@ def test_samples_take_ids_all_or_check_for_update_and_a_path_replaces_the_query_
                             ("rfilter=length>:4", "rfilter")):
         with pytest.raises(QueryError, match=f"^{parameter}: "):
             q.parse_samples(q.split_query_string(text), MAX_ITEMS)
-    legacy = q.parse_legacy_samples([{"ids": ["9", "5"], "sample_fields": "0,1,11"}], MAX_ITEMS)
+    search = q.parse_samples(q.split_query_string("sfilter=smts:Brain%20Cortex&sfilter=smrin>:8&header=0"), MAX_ITEMS)
+    assert search == q.SamplesRequest("search", filters=(q.SampleFilter("smts", ":", "Brain Cortex"),
+                                                         q.SampleFilter("smrin", ">:", "8")), header=False)
+    assert q.parse_samples(q.split_query_string("sfilter=smts:x&ids=4"), MAX_ITEMS).kind == "ids"  # ids beat sfilter
+    legacy = posted.parse_legacy_samples([{"ids": ["9", "5"], "sample_fields": "0,1,11"}], MAX_ITEMS)
     assert legacy == q.SamplesRequest("ids", (5, 9), (0, 1, 11))
 
 
@@ -268,3 +299,9 @@ def test_a_chromosomes_statement_is_the_same_sql_for_two_regions_or_ten_thousand
     assert max(len(value) for value in values.values() if isinstance(value, list)) == 10_000
     merged = IndexedQuery(parse("regions=chr1:1-10,chr1:5-20,chr1:21-30,chr1:40-50" + modifier))
     assert len(merged.on("chr1").windows) == (4 if "exact" in modifier else 2)  # exact reads each start alone
+
+
+def test_a_query_with_unresolved_names_cannot_be_indexed_for_sql():
+    for text in ("regions=CD99", "regions=chr1:1-9&sids=Brain", "regions=chr1:1-9&sfilter=smts:lung"):
+        with pytest.raises(ValueError, match="must be resolved before it is indexed"):
+            IndexedQuery(parse(text))

@@ -171,7 +171,8 @@ def test_few_samples_still_give_distinct_valid_sample_ids(tmp_path):
 
 def test_command_line_writes_the_files(tmp_path):
     assert synthetic.main(["--out", str(tmp_path), "--scale", "0.002", "--seed", "3", "--quiet"]) == 0
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["junctions.bgz", "junctions.bgz.tbi", "samples.tsv"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["junctions.bgz", "junctions.bgz.tbi",
+                                                                "samples.groups.tsv", "samples.tsv"]
 
 
 def test_command_line_without_out_is_a_usage_error():

@@ -349,7 +349,7 @@ def test_deeply_nested_json_in_a_post_is_a_400(base):
 # §1 Errors ---------------------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("query, parameter", [("regions=chr1:20-10", "regions"), ("rfilter=length>=5", "rfilter"),
-                                              ("regions=chr1:1-2&sids=Brain", "sids"),
+                                              ("regions=chr1:1-2&sids=Brian", "sids"),
                                               ("regions=chr1:1-2&return_format=4", "return_format")])
 def test_a_request_wrong_before_any_row_is_a_real_400_with_one_line_naming_the_parameter(base, query, parameter):
     answer = send(base, f"/{COMPILATION}/snaptron?{query}")

@@ -17,7 +17,7 @@ CREATE TABLE shard_metadata (
     key   text PRIMARY KEY,
     value text NOT NULL
 );
-INSERT INTO shard_metadata (key, value) VALUES ('schema_version', '2');
+INSERT INTO shard_metadata (key, value) VALUES ('schema_version', '3');
 
 -- Per chromosome held: rows and the longest junction. Overlap queries use
 -- max_length to bound their index scan: end >= a implies start >= a - max_length + 1.
@@ -35,13 +35,57 @@ CREATE TABLE load_history (
     chromosomes   text[]      NOT NULL
 );
 
+-- Each cell of a samples.tsv line that is a number, by 1-based column, NULL for
+-- the others (NA, text): what sfilter's numeric clauses compare (`smrin>:8` is
+-- numbers[5] >= 8). Cells longer than 30 characters are not numbers here, so
+-- no cell can overflow a double and fail the load.
+CREATE FUNCTION sample_numbers(line text) RETURNS double precision[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT array_agg(CASE WHEN length(cell.text) <= 30
+                           AND cell.text ~ '^[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]+)?$'
+                          THEN cell.text::double precision END ORDER BY cell.position)
+    FROM unnest(string_to_array(line, E'\t')) WITH ORDINALITY AS cell(text, position)
+$$;
+
 -- The compilation's samples.tsv: rail_id and the raw line (metadata columns vary
 -- by compilation; the header line is in shard_metadata under 'samples_header',
 -- the load's time under 'samples_loaded_at', which /samples?check_for_update=1 prints).
+-- sfilter searches two columns PostgreSQL derives from the line as it is loaded
+-- (chosen by measurement over 316,000 generated samples; the commit that added
+-- them has the figures): `words`, the line's words lowercased ('simple'
+-- configuration: no stemming, no stop words) under a GIN index, for text
+-- clauses (a word or phrase anywhere; a clause on one column rechecks that
+-- cell) and `numbers`, read by a scan for numeric clauses.
 CREATE TABLE sample (
     rail_id integer PRIMARY KEY,
-    line    text    NOT NULL
+    line    text    NOT NULL,
+    words   tsvector GENERATED ALWAYS AS (to_tsvector('simple', line)) STORED,
+    numbers double precision[] GENERATED ALWAYS AS (sample_numbers(line)) STORED
 );
+CREATE INDEX sample_words ON sample USING gin (words);
+REVOKE EXECUTE ON FUNCTION sample_numbers(text) FROM PUBLIC;
+
+-- The compilation's samples.groups.tsv, Snaptron's named sets of samples (a
+-- study, a tissue): `sids=Brain,Liver` projects on the union of their rail_ids.
+-- Loaded with the samples (the file beside samples.tsv), replaced with them.
+CREATE TABLE sample_group (
+    name      text      PRIMARY KEY,
+    long_name text      NOT NULL,
+    rail_ids  integer[] NOT NULL
+);
+
+-- The genome's RefSeq transcripts (refseq_transcripts_by_hgvs.tsv, UCSC refFlat
+-- layout), for gene names in `regions=`: symbol upper-cased, 1-based start,
+-- and the file's line, whose order Snaptron's merging of a symbol's
+-- transcripts into loci depends on (snapthunder/gene_loci.py merges them).
+CREATE TABLE gene_transcript (
+    symbol     text    NOT NULL,
+    chromosome text    NOT NULL,
+    start      integer NOT NULL,
+    "end"      integer NOT NULL,
+    line       integer NOT NULL
+);
+CREATE INDEX gene_transcript_symbol ON gene_transcript (symbol, line);
 
 -- samples.tsv's columns in header order with Snaptron's type letter (t text,
 -- i integer, f float): what GET /snaptron/registry lists for the compilation.

@@ -11,7 +11,9 @@
 * **JSON body** (ours): `application/json`, a list of query objects OR-ed;
   each row once, in (chromosome, start, end) order, output options in the URL.
 
-Every form is bounded like a GET: at most max_request_bytes of body and
+Gene names, sample groups and `sfilter=` (in a `groups=` query, or in the
+URL of the other forms) are resolved first (names.py); a query left without
+samples has no rows. Every form is bounded like a GET: at most max_request_bytes of body and
 max_request_items queries, the caps counted over the whole answer.
 """
 
@@ -22,9 +24,10 @@ import json
 from flask import Blueprint, g, request
 
 from snapthunder import wire
-from snapthunder.query import QueryError, parse_bulk, parse_groups, parse_legacy
+from snapthunder.posted_queries import parse_bulk, parse_groups, parse_legacy
+from snapthunder.query import QueryError
 
-from snapthunder_api import answers
+from snapthunder_api import answers, names
 from snapthunder_api.errors import ApiError
 
 blueprint = Blueprint("bulk", __name__)
@@ -41,20 +44,28 @@ def bulk(compilation: str):
     pairs = answers.request_parameters(deployment)
     if request.mimetype == "application/json":
         query = parse_bulk(posted_json(request.get_data(as_text=True), "body"), pairs, settings["max_request_items"])
-        return answers.junctions(deployment, query, g.request_log)
+        resolved = names.resolved(deployment, [query])
+        return answers.junctions(deployment, resolved[0], g.request_log) if resolved else _no_samples()
     if "groups" in request.form:
         queries = parse_groups(request.form["groups"], settings["max_request_items"])
-        parts = [answers.Part(query, query.group) for query in queries]
         header = "\t".join(queries[0].output_columns) + "\n"
-        return answers.in_order(deployment, parts, header.encode(), g.request_log)
+        parts = [answers.Part(query, query.group) for query in names.resolved(deployment, queries)]
+        return answers.in_order(deployment, parts, header.encode(), g.request_log) if parts else _no_samples()
     if "fields" in request.form:
         queries = parse_legacy(posted_json(request.form["fields"], "fields"), pairs, settings["max_request_items"])
         leading = answers.leading_column(deployment, queries[0])
         header = "\t".join(queries[0].output_columns) + "\n" + wire.datatypes_line(queries[0].fields) + "\n"
-        parts = [answers.Part(query, leading) for query in queries]
+        parts = [answers.Part(query, leading) for query in names.resolved(deployment, queries)]
+        if not parts:
+            return _no_samples()
         return answers.in_order(deployment, parts, header.encode() if queries[0].header else b"", g.request_log)
     raise ApiError(400, 'no "fields" or "groups" parameter in POST: send groups=<base64 of q1|||q2>, '
                         "fields=<JSON list>, or a JSON body", "body")
+
+
+def _no_samples():
+    """Every query's sfilter matched no sample: Snaptron's empty body."""
+    return answers.text_answer("", g.request_log)
 
 
 def posted_json(text: str, parameter: str):

@@ -9,6 +9,9 @@
   rail_id answers its id and NA in every other column.
 * POST `fields=[{"ids": [...], "sample_fields": "0,1,11"}]`: as `ids=`, each
   row cut to those 0-based columns.
+* `sfilter=smts:Brain&sfilter=smrin>:8`: the samples every clause matches
+  (sample_search.py), `DataSource:Type`, a score column and the header, then
+  `GTEx:S <score> <line>`, best first; nothing at all when none matches.
 
 Every shard holds every sample, so the first shard that answers does.
 """
@@ -17,10 +20,11 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from snapthunder import statements, wire
-from snapthunder.query import SamplesRequest, parse_legacy_samples, parse_samples
+from snapthunder import sample_search, statements, wire
+from snapthunder.posted_queries import parse_legacy_samples
+from snapthunder.query import SamplesRequest, parse_samples
 
-from snapthunder_api import answers
+from snapthunder_api import answers, names
 from snapthunder_api.bulk import posted_json
 from snapthunder_api.errors import ApiError
 from snapthunder_api.shards import Deployment
@@ -51,8 +55,11 @@ def legacy_samples(compilation: str):
 
 
 def _lines(deployment: Deployment, wanted: SamplesRequest):
-    select, parameters = statements.samples_statement(
-        wanted, wire.data_source(deployment.endpoints().compilation, "S"))
+    data_source = wire.data_source(deployment.endpoints().compilation, "S")
+    if wanted.kind == "search":
+        select, parameters = sample_search.search_statement(wanted, names.fields(deployment), data_source)
+    else:
+        select, parameters = statements.samples_statement(wanted, data_source)
 
     def make(cursor):
         return [("", cursor.mogrify(statements.copy_statement(select), parameters))]

@@ -178,7 +178,7 @@ class Deployment:
                                                     thread_name_prefix="shard-reader")
             return self._executor
 
-    def first_answer(self, statement, non_empty: bool = False) -> list[tuple]:
+    def first_answer(self, statement, non_empty: bool = False, parameters: dict | None = None) -> list[tuple]:
         """The rows of a small read from the first shard that answers (with `non_empty`, that has rows).
 
         For what every shard holds alike (samples, their fields) or what any
@@ -189,7 +189,7 @@ class Deployment:
         for name in sorted(self.endpoints().shards):
             try:
                 with self.pool(name).reading() as connection, connection.cursor() as cursor:
-                    cursor.execute(statement)
+                    cursor.execute(statement, parameters)
                     rows = cursor.fetchall()
             except ApiError as error:
                 failure = error

@@ -1,0 +1,87 @@
+"""Names in a request, resolved through what the shards hold before any row is read.
+
+Gene names in `regions=` (`CD99`) become their loci (gene_loci.py), and
+samples named by what they are (`sfilter=`) or by group (`sids=Brain`)
+become rail_ids.
+
+Every shard holds every sample and the genome's transcripts, so the first
+shard that answers resolves them, in small statements, and the query goes
+on as a query of regions and `sids=`: its rows and bytes are exactly those
+of the same loci and samples given by coordinates and ids. Resolving first
+is also what lets an sfilter that matches no sample answer an empty body,
+as Snaptron does, rather than a header with no rows, and an unknown gene or
+group be a 400 before any byte.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from snapthunder import gene_loci, sample_search, statements
+from snapthunder.query import Query, Region
+
+from snapthunder_api.shards import Deployment
+
+
+def fields(deployment: Deployment) -> dict[str, sample_search.SampleField]:
+    """The loaded compilation's sample fields, by name (what the registry lists)."""
+    return sample_search.sample_fields(deployment.first_answer(statements.REGISTRY_FIELDS))
+
+
+def resolved(deployment: Deployment, queries: list[Query]) -> list[Query]:
+    """The queries with gene names turned into regions and sfilters and sample groups into sids.
+
+    Each distinct name or set is resolved once per request. A query left
+    with no sample is left out: it has no rows.
+    """
+    queries = _with_loci(deployment, queries)
+    rail_ids: dict[tuple, tuple[int, ...]] = {}
+    answer = []
+    for query in queries:
+        if not (query.sample_filters or query.sample_groups):
+            answer.append(query)
+            continue
+        key = (query.sample_filters, query.sample_groups)
+        if key not in rail_ids:
+            rail_ids[key] = _group_ids(deployment, query.sample_groups) if query.sample_groups else _matching(
+                deployment, query)
+        if rail_ids[key]:
+            answer.append(dataclasses.replace(query, sids=rail_ids[key], sample_filters=(), sample_groups=()))
+    return answer
+
+
+def _matching(deployment: Deployment, query: Query) -> tuple[int, ...]:
+    statement, parameters = sample_search.rail_ids_statement(query.sample_filters, fields(deployment))
+    return tuple(rail_id for (rail_id,) in deployment.first_answer(statement, parameters=parameters))
+
+
+def _group_ids(deployment: Deployment, names: tuple[str, ...]) -> tuple[int, ...]:
+    """The union of the groups' rail_ids, in order; a 400 naming the first unknown group."""
+    statement, parameters = sample_search.groups_statement(names)
+    found = dict(deployment.first_answer(statement, parameters=parameters))
+    for name in names:
+        if name not in found:
+            known = [known_name for (known_name,) in deployment.first_answer(sample_search.GROUP_NAMES)]
+            raise sample_search.unknown_group(name, known)
+    return tuple(sorted({rail_id for rail_ids in found.values() for rail_id in rail_ids}))
+
+
+def _with_loci(deployment: Deployment, queries: list[Query]) -> list[Query]:
+    """Each selection's gene names replaced by their loci; a 400 naming the first unknown gene."""
+    symbols = list(dict.fromkeys(gene for query in queries for selection in query.selections
+                                 for gene in selection.genes))
+    if not symbols:
+        return queries
+    statement, parameters = gene_loci.transcripts_statement(symbols)
+    transcripts: dict[str, list[tuple[str, int, int]]] = {}
+    for symbol, chromosome, start, end in deployment.first_answer(statement, parameters=parameters):
+        transcripts.setdefault(symbol, []).append((chromosome, start, end))
+    for symbol in symbols:
+        if symbol not in transcripts:
+            known = [name for (name,) in deployment.first_answer(gene_loci.SYMBOLS)]
+            raise gene_loci.unknown_gene(symbol, known)
+    loci: dict[str, list[Region]] = {symbol: gene_loci.loci(rows) for symbol, rows in transcripts.items()}
+    return [dataclasses.replace(query, selections=tuple(
+                dataclasses.replace(selection, regions=selection.regions + tuple(
+                    region for gene in selection.genes for region in loci[gene]), genes=())
+                for selection in query.selections)) for query in queries]

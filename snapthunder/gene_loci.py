@@ -1,0 +1,67 @@
+"""Gene names in `regions=`: a symbol's RefSeq transcripts merged into loci the way Snaptron merges them.
+
+Snaptron (SNAPTRON-WIRE.md §4) looks a symbol up, upper-cased, in the
+genome's refFlat file (loaders/genes.py loads it into `gene_transcript`)
+and turns its transcripts, in file order, into spans per chromosome: a
+transcript joins every span it overlaps or whose end is within 10 kb of its
+own end (the span grows to cover it); otherwise it starts a new span. CD99
+gives a span on chrX and one on chrY; a symbol whose transcripts lie far
+apart on one chromosome gives several. Each span is then a region like
+`chrX:2691133-2741309`. Snaptron answers span by span; here, as for any
+regions, each row comes once, in genome order (docs/API.md).
+
+Only chromosomes Snaptron takes as interval names (`chr1`–`chr29`, X, Y, M)
+hold genes; versioned GENCODE ids (`ENSG00000171094.15`), which Snaptron
+looks up in the compilation's GFF3, are not served.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Iterable, Sequence
+
+from psycopg2 import sql
+
+from snapthunder.query import QueryError, Region, shown
+
+GENE_CHROMOSOME = re.compile(r"chr[12]?[0-9XYM]")
+# A transcript whose end is this close to a span's end joins the span (Snaptron's MAX_GENE_PROXIMITY).
+MERGE_DISTANCE = 10_000
+NEAR_NAMES = 3
+SYMBOLS = sql.SQL("SELECT DISTINCT symbol FROM gene_transcript")
+
+
+def transcripts_statement(symbols: Sequence[str]) -> tuple[sql.Composed, dict]:
+    """Each symbol's transcripts (symbol, chromosome, start, end), in file order."""
+    statement = sql.SQL('SELECT symbol, chromosome, start, "end" FROM gene_transcript '
+                        "WHERE symbol = ANY ({}::text[]) ORDER BY symbol, line").format(sql.Placeholder("symbols"))
+    return statement, {"symbols": list(symbols)}
+
+
+def loci(transcripts: Iterable[tuple[str, int, int]]) -> list[Region]:
+    """One symbol's transcripts (chromosome, start, end) in file order → its spans, chromosome by chromosome.
+
+    Chromosomes come in name order, as Snaptron streams them; spans within
+    one in the order they were started.
+    """
+    spans: dict[str, list[list[int]]] = {}
+    for chromosome, start, end in transcripts:
+        joined = False
+        for span in spans.setdefault(chromosome, []):
+            if span[0] <= end <= span[1] or start <= span[1] <= end or abs(span[1] - end) <= MERGE_DISTANCE:
+                span[0], span[1] = min(span[0], start), max(span[1], end)
+                joined = True
+        if not joined:
+            spans[chromosome].append([start, end])
+    return [Region(chromosome, start, end) for chromosome in sorted(spans) for start, end in spans[chromosome]]
+
+
+def unknown_gene(symbol: str, known: Sequence[str], parameter: str = "regions") -> QueryError:
+    """The refusal of a symbol the loaded transcripts do not have, with the nearest ones they have."""
+    if not known:
+        return QueryError(parameter, f"gene {shown(symbol)}: no gene names are loaded (load the genome's "
+                                     "refseq_transcripts_by_hgvs.tsv with the loader's --genes); give chrN:start-end")
+    near = difflib.get_close_matches(symbol.upper(), known, NEAR_NAMES, 0.6)
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    return QueryError(parameter, f"unknown gene {shown(symbol)}{hint} (RefSeq symbols, any case; or chrN:start-end)")
