@@ -20,6 +20,7 @@ import psycopg2
 import pytest
 
 from loaders.cli import main
+from snapthunder_api import create_app
 from snapthunder.postgres_server import PostgresServer
 from tests.conftest import SHARD_CONTENTS, junction_lines, query_all_shards, rows_by_chromosome, shard_contents, write_gzip
 
@@ -83,6 +84,18 @@ def _what_readers_see(endpoints) -> dict[str, list[tuple] | None]:
     return seen
 
 
+def _the_api_says_a_load_holds(endpoints, shard_name: str) -> None:
+    """A query on a shard held by a prepared load: a prompt 503 saying so, not a statement timeout."""
+    app = create_app({"endpoints": str(_outputs(endpoints)), "lock_wait_seconds": 0.3})
+    try:
+        chromosome = next(name for name in NEW_LOAD if endpoints.plan().shard_for(name) == shard_name)
+        response = app.test_client().get(f"/gtex/snaptron?regions={chromosome}:1-100000")
+        assert response.status_code == 503, response.text
+        assert response.text.startswith(f"#ERROR 503 {endpoints.shards[shard_name].describe()} is held by a load")
+    finally:
+        app.extensions["snapthunder"].close()
+
+
 def _prepared(endpoints) -> list[str]:
     return [gid for rows in query_all_shards(endpoints, "SELECT gid FROM pg_prepared_xacts", as_loader=True).values()
             for (gid,) in rows]
@@ -110,6 +123,7 @@ def test_a_loader_killed_at_each_phase_leaves_one_side_visible_and_recovery_fini
     _kill(loader)
     seen = _what_readers_see(endpoints)
     assert {name for name, contents in seen.items() if contents is None} == blocked
+    _the_api_says_a_load_holds(endpoints, sorted(blocked)[0])
     sides = {"old" if contents == before[name] else "new" for name, contents in seen.items() if contents is not None}
     assert len(sides) <= 1, seen
     assert main(["--recover", "--outputs", str(_outputs(endpoints))]) == 0

@@ -40,6 +40,9 @@ SETTINGS: tuple[Setting, ...] = (
             "longest a shard statement may run; a query over it gets 504, "
             f"or the `#ERROR 504` marker once rows were sent; a shard silent for {SILENCE_FACTOR:g} times this "
             "counts as stopped (503 naming it)"),
+    Setting("lock_wait_seconds", 5.0,
+            "longest a statement waits behind a load being committed on its shard (or one a loader that died left "
+            "prepared); past it a 503 says so and how to finish that load"),
     Setting("request_seconds", 60.0,
             "longest one request may take, all its statements and parts included; past it the answer is a 504 "
             "(or ends with the `#ERROR 504` marker) naming the request and its size, not a shard"),

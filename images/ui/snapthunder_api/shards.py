@@ -61,6 +61,7 @@ class ShardPool:
             # The server checks that we are still there while it computes, so a
             # statement whose answer was abandoned (its connection severed) stops.
             options=f"-c statement_timeout={round(self.timeout_seconds * 1000)} "
+                    f"-c lock_timeout={round(settings['lock_wait_seconds'] * 1000)} "
                     f"-c client_connection_check_interval={CLIENT_CHECK_MILLISECONDS}", **KEEPALIVE,
         )
         self._free = threading.BoundedSemaphore(self.size)
@@ -114,9 +115,9 @@ class ShardPool:
                                      == psycopg2.extensions.TRANSACTION_STATUS_UNKNOWN)
         if lost and isinstance(error, psycopg2.Error):
             return ShardUnavailable(self.shard, f"the connection was lost mid-answer: {error}"), True
-        # A statement timeout (QueryCanceled, an OperationalError) leaves the connection usable.
+        # A statement or lock timeout (OperationalErrors both) leaves the connection usable.
         broken = (isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError))
-                  and not isinstance(error, psycopg2.errors.QueryCanceled))
+                  and not isinstance(error, (psycopg2.errors.QueryCanceled, psycopg2.errors.LockNotAvailable)))
         return shard_failure(self.shard, error, self.timeout_seconds), broken
 
     @contextlib.contextmanager
