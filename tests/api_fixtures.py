@@ -5,7 +5,7 @@ session fixtures exist once however many modules use them:
 
 * `api_dataset`: a generated GTEx-like compilation (scale 0.2: ~300 k
   junctions, ~124 k of them in chr1:1-25 Mb) and its `Reference`.
-* `api_environment`: its own four real shards with the API (a real gunicorn)
+* `api_environment`: its own four real shards with the API (real nginx and gunicorn, as in the UI pod)
   on loopback, loaded with that compilation; stopped at the end, whatever
   happened. It is separate from tests/conftest.py's `local_environment`,
   which other tests empty at will.
@@ -245,7 +245,7 @@ def api_dataset() -> Iterator[Dataset]:
 
 @pytest.fixture(scope="session")
 def api_environment(api_dataset: Dataset) -> Iterator[Endpoints]:
-    """Four loaded shards and a real gunicorn serving them; `.extra['outputs']` is the document's path."""
+    """Four loaded shards and the real API (nginx in front of gunicorn) serving them; `.extra['outputs']` is the document's path."""
     root = scratch_directory("snapthunder-api-")
     outputs = root / "endpoints.json"
     environment = localenv.up(shards=4, outputs=outputs, data_dir=root / "data", compilation=COMPILATION,

@@ -1,4 +1,4 @@
-"""The API as deployed: a real gunicorn (started by the local environment) over HTTP.
+"""The API as deployed: the real front and gunicorn (started by the local environment) over HTTP.
 
 What only a real server shows: a 300 k-row answer streams while the
 workers' memory stays flat; many clients at once all get correct answers; a

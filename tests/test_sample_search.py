@@ -1,4 +1,4 @@
-"""sfilter (SNAPTRON-WIRE.md §6) over HTTP against the real gunicorn and shards, checked against plain Python.
+"""sfilter (SNAPTRON-WIRE.md §6) over HTTP against the real API (nginx, gunicorn) and shards, checked against plain Python.
 
 The generated compilation's samples.tsv has GTEx's shape (`smts` tissue,
 `smtsd` detailed tissue, `smrin` a float): `matching` below is the rule of

@@ -1,6 +1,6 @@
-"""Conformance with Snaptron's wire protocol, one test per form, over HTTP against the real gunicorn.
+"""Conformance with Snaptron's wire protocol, one test per form, over HTTP against the real API.
 
-Every request goes to the API the local environment started (gunicorn on
+Every request goes to the API the local environment started (nginx and gunicorn on
 real shards), with the exact headers each Snaptron client sends: R's httr
 (snapcount), Python 2's urllib2 (query_snaptron.py) and httpx (SnapMine,
 snaptron_mcp). Expectations are written from the protocol (docs/API.md's
