@@ -33,6 +33,7 @@ import numpy
 import pysam
 from tqdm import tqdm
 
+from snapthunder.layout import GENES_FILE, GROUPS_FILE, JUNCTIONS_FILE, SAMPLES_FILE
 from snapthunder.plan import GRCH38_LENGTHS
 
 # The assembled chromosomes' lengths come from the shard plan (one table for the
@@ -68,9 +69,6 @@ UBIQUITOUS_FRACTION = 3e-5
 UBIQUITOUS_MINIMUM_SHARE = 0.9
 
 DEFAULT_SEED = 20180501
-JUNCTIONS_FILE = "junctions.bgz"
-SAMPLES_FILE = "samples.tsv"
-GROUPS_FILE = "samples.groups.tsv"
 GROUPS_HEADER = ("group_short_name", "group_long_name", "rail_id_count", "rail_ids")
 DEFAULT_SAMPLES = 9_700
 DEFAULT_BACKGROUND_PER_MB = 300.0
