@@ -14,6 +14,7 @@ import gzip
 from pathlib import Path
 
 from snapthunder import synthetic
+from snapthunder.layout import GENES_FILE
 
 FULL_SCALE = 1.0
 QUICK_SCALE = 0.015
@@ -50,7 +51,7 @@ def default_directory(scale: float) -> Path:
 
 def prepare_needed(directory: Path) -> bool:
     """Whether `prepare` would generate (the demo says so first: it is its longest step)."""
-    return not ((directory / JUNCTIONS_NAME).exists() and (directory / SAMPLES_NAME).exists())
+    return not all((directory / name).exists() for name in (JUNCTIONS_NAME, SAMPLES_NAME, GENES_FILE))
 
 
 def prepare(directory: Path, scale: float, progress: bool) -> Compilation:

@@ -25,12 +25,11 @@ from tqdm import tqdm
 
 from bench import cli as bench_cli
 from bench import compilation as bench_compilation
-from loaders.pipeline import load_junctions
-from loaders.rejects import RejectsFile
-from loaders.samples import SamplesFile
+from loaders import cli as loader_cli
 from snapthunder import endpoints as endpoints_module
 from snapthunder import localenv
 from snapthunder.endpoints import Endpoints, EndpointsError
+from snapthunder.synthetic_genes import MULTI_LOCUS_SYMBOL
 
 # A few regions to count: the paper's smallest and largest windows and a gene-sized one.
 EXAMPLE_REGIONS = (("chr1", 1, 2_500_000), ("chr1", 1, 25_000_000), ("chr1", 1_000_000, 1_100_000))
@@ -58,20 +57,13 @@ def main(argv: list[str] | None = None) -> int:
                         f"GTEx itself is tens of GB; this stand-in matches the paper's chr1 counts, so the benchmark's "
                         f"windows answer paper-sized sets. It is kept in {directory} and reused")
         compilation = bench_compilation.prepare(directory, scale, progress)
-        steps.begin(f"loading {compilation.junctions_path} into {len(environment.shards)} shards (`python -m loaders`)",
-                    "each chromosome goes to its shard, every line is checked, and the load commits on every shard "
-                    "or on none")
-        samples_rejects = RejectsFile(compilation.directory / "samples.rejects.tsv")
-        samples_file = SamplesFile(str(compilation.samples_path), environment.compilation, samples_rejects)
-        try:
-            summary = load_junctions(str(compilation.junctions_path), environment,
-                                     compilation.directory / "junctions.rejects.tsv", progress=progress,
-                                     samples=samples_file)
-        finally:
-            samples_rejects.close()
-        print(f"loaded {summary.rows_loaded:,} junctions in {summary.seconds:.1f} s "
-              f"({summary.rows_loaded / summary.seconds:,.0f} rows/s), {samples_file.rows:,} samples, "
-              f"{summary.rejected} rejected")
+        steps.begin(f"loading {compilation.directory} into {len(environment.shards)} shards (`python -m loaders DIR`)",
+                    "its junctions, samples and genes table, taken by name; each chromosome goes to its shard, every "
+                    "line is checked, and the load commits on every shard or on none")
+        status = loader_cli.main([str(compilation.directory), "--outputs", str(arguments.outputs),
+                                  *([] if progress else ["--quiet"])])
+        if status:
+            return status
         _show_shards(environment)
         steps.begin("counting a few regions through the API", "what a Snaptron client asks; chr1:1-25 Mb gives "
                     "the paper's 618,8xx junctions")
@@ -84,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             if status:
                 return status
         if environment.api_url:
-            print(f"\nthe page: {environment.api_url}/   (try {environment.api_url}/?regions=chr1:1000000-1030000)")
+            print(f"\nthe page: {environment.api_url}/   (try {environment.api_url}/?regions=chr1:1000000-1030000 "
+                  f"or a gene: ?regions={MULTI_LOCUS_SYMBOL})")
         print(f"demo finished in {steps.elapsed():.0f} s. Everything stays up "
               f"(endpoints: {arguments.outputs}); stop it with `make down`.")
     return 0

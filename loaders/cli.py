@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg2
 
+from loaders.directory import DirectoryError, read_directory
 from loaders.genes import GenesFile
 from loaders.pipeline import LoadSummary, load_junctions
 from loaders.rejects import RejectsFile, default_rejects_path
@@ -23,6 +24,7 @@ from loaders.two_phase import recover
 from loaders.source import SourceError
 from loaders.unique_ids import DuplicateIdError
 from snapthunder.endpoints import Endpoints, EndpointsError
+from snapthunder.layout import GENES_FILE, JUNCTIONS_FILES, SAMPLES_FILE
 from snapthunder.targets import add_target_arguments, open_target
 
 
@@ -32,8 +34,10 @@ def parser() -> argparse.ArgumentParser:
         description="Load a Snaptron junctions file into the shards of a snapthunder deployment. "
                     "A load replaces the chromosomes the file contains, on every shard or on none.",
     )
-    result.add_argument("file", metavar="FILE", nargs="?",
-                        help="junctions: .bgz, .gz or plain TSV; - for stdin; or an http(s) URL")
+    result.add_argument("file", metavar="FILE|DIR", nargs="?",
+                        help="junctions: .bgz, .gz or plain TSV; - for stdin; or an http(s) URL; or a compilation "
+                             f"directory, whose {' / '.join(JUNCTIONS_FILES)}, {SAMPLES_FILE} and {GENES_FILE} "
+                             "are loaded (as --samples and --genes) and its other files listed as skipped")
     result.add_argument("--recover", action="store_true",
                         help="instead of loading, finish or roll back a load that a dead loader left half-committed "
                              "(every load does this first)")
@@ -60,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     arguments = command_line.parse_args(argv)
     if (arguments.file is None) == (not arguments.recover):
         command_line.error("give either FILE or --recover")
+    try:
+        _take_directory(arguments)
+    except (DirectoryError, OSError) as error:
+        print(f"usage error: {_one_line(error)}", file=sys.stderr)
+        return 2
     samples_rejects = RejectsFile(default_rejects_path(arguments.samples)) if arguments.samples else None
     samples = None
     genes = GenesFile(arguments.genes) if arguments.genes else None
@@ -87,6 +96,26 @@ def main(argv: list[str] | None = None) -> int:
                 extra.close()
     _print_summary(summary, endpoints, samples, genes)
     return 0
+
+
+def _take_directory(arguments: argparse.Namespace) -> None:
+    """If FILE is a compilation directory, point `file`, `samples` and `genes` at its files; list what it skips.
+
+    An option and the directory naming the same kind of file is a usage error:
+    which one was meant is the user's to say.
+    """
+    if arguments.file is None or not Path(arguments.file).is_dir():
+        return
+    directory = read_directory(Path(arguments.file))
+    for option, found in (("samples", directory.samples), ("genes", directory.genes)):
+        if found is not None and getattr(arguments, option) is not None:
+            raise DirectoryError(f"--{option} {getattr(arguments, option)} and {found}: give one of them "
+                                 f"(move {found.name} out of {arguments.file}, or drop --{option})")
+        if found is not None:
+            setattr(arguments, option, str(found))
+    arguments.file = str(directory.junctions)
+    for path, reason in directory.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
 
 
 def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: SamplesFile | None,

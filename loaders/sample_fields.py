@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from snapthunder.layout import TYPES_FILE
+
 TYPES = ("t", "i", "f", "n")
-TYPES_FILE = "lucene_indexed_numeric_types.tsv"
 MISSING = {b"", b"NA"}
 _INTEGER = re.compile(rb"[-+]?\d+")
 _FLOAT = re.compile(rb"[-+]?(?:\d+\.\d*|\.\d+|\d+(?:\.\d*)?[eE][-+]?\d+)")

@@ -22,8 +22,8 @@ from typing import Iterator
 
 from loaders.rejects import RejectsFile, default_rejects_path
 from loaders.source import Source
+from snapthunder.layout import GROUPS_FILE
 
-GROUPS_FILE = "samples.groups.tsv"
 HEADER = b"group_short_name\tgroup_long_name\trail_id_count\trail_ids"
 _RAIL_IDS = re.compile(rb"\d{1,9}(?:,\d{1,9})*")
 _COUNT = re.compile(rb"\d{1,9}")

@@ -23,7 +23,8 @@ from typing import Iterable, Sequence
 
 from psycopg2 import sql
 
-from snapthunder.query import QueryError, Region, shown
+from snapthunder.query import Region
+from snapthunder.query_error import QueryError, shown
 
 GENE_CHROMOSOME = re.compile(r"chr[12]?[0-9XYM]")
 # A transcript whose end is this close to a span's end joins the span (Snaptron's MAX_GENE_PROXIMITY).

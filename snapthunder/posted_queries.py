@@ -12,9 +12,10 @@ import binascii
 import dataclasses
 from typing import Any, Iterable
 
-from snapthunder.query import (NUMERIC_FIELDS, SAMPLE_ID, SELECTION_PARAMETERS, Query, QueryError, SamplesRequest,
-                               Selection, checked_number, group_parameters, listed_items, parse, parse_output,
-                               parse_selection, sample_ids, shown, split_query_string)
+from snapthunder.filters import NUMERIC_FIELDS
+from snapthunder.query import (SAMPLE_ID, SELECTION_PARAMETERS, Query, SamplesRequest, Selection, group_parameters,
+                               listed_items, parse, parse_output, parse_selection, sample_ids, split_query_string)
+from snapthunder.query_error import QueryError, checked_number, shown
 
 POST_OUTPUT_PARAMETERS = ("sids", "sfilter", "fields", "header", "limit", "format")
 # Legacy bulk objects give range filters as {"samples_count": [{"op": ">:", "val": 5}]}.

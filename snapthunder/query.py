@@ -1,8 +1,10 @@
 """Snaptron's query language: a request's parameters become a checked `Query`.
 
 The API, the bench's direct-SQL peer and the tests all parse through here;
-statements.py turns a Query into SQL. The rules are Snaptron's wire protocol
-(docs/API.md has the table of every parameter):
+statements.py turns a Query into SQL. Its `rfilter=` and `sfilter=` clauses
+are checked in filters.py, and every error is a query_error.QueryError. The
+rules are Snaptron's wire protocol (docs/API.md has the table of every
+parameter):
 
 * The query string is percent-decoded once, as a whole, then split on `&`
   and `=`; `'` and `"` are deleted and `+` stays a plus (`rfilter=strand:+`).
@@ -20,12 +22,13 @@ form in regions.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import unquote
 
+from snapthunder.filters import OPERATORS, RangeFilter, SampleFilter, range_filter, sample_filters
 from snapthunder.junctions import COLUMNS
+from snapthunder.query_error import QueryError, checked_number, shown
 
 DATA_SOURCE_COLUMN = "DataSource:Type"
 GROUP_COLUMN = "Group"
@@ -39,25 +42,9 @@ SELECTION_PARAMETERS = ("regions", "ids", "id", "rfilter", "contains", "either",
 SAMPLES_PARAMETERS = ("ids", "id", "sfilter", "fields", "header", "all", "check_for_update", "regions", "rfilter",
                       "format")
 LIST_PARAMETERS = ("regions", "ids", "id", "sids", "rfilter", "sfilter")
-# Snaptron's rfilter operators, longest first so that `>:` is not read as `>`.
-OPERATORS = {">:": ">=", "<:": "<=", "!:": "<>", ":": "=", ">": ">", "<": "<"}
-# sfilter's: the same but `!:` (Snaptron reads it as `:`, so it is refused rather than mean the opposite).
-SAMPLE_OPERATORS = {name: operator for name, operator in OPERATORS.items() if name != "!:"}
-# sfilter's field that searches every column of a sample's line.
-ALL_FIELDS = "all"
-NUMERIC_FIELDS = {"length": int, "samples_count": int, "coverage_sum": int,
-                  "coverage_avg": float, "coverage_median": float}
-# Compared with 0 or 1: 0 is "no annotation source", 1 "any" (the column holds 0, 1 or source codes).
-ANNOTATION_FIELDS = ("annotated", "left_annotated", "right_annotated")
-TEXT_FIELDS = ("strand",) + ANNOTATION_FIELDS
-FILTER_FIELDS = tuple(NUMERIC_FIELDS) + TEXT_FIELDS
 MAX_COORDINATE = 2**31 - 1
 
 _REGION = re.compile(r"([A-Za-z0-9_.\-]{1,255}):(\d{1,10})-(\d{1,10})")
-_SAMPLE_FILTER = re.compile(r"([^:<>!]+?)(!:|>:|<:|:|>|<)(.*)", re.DOTALL)
-_FILTER = re.compile(r"([A-Za-z_]+)(" + "|".join(map(re.escape, OPERATORS)) + r")(.*)", re.DOTALL)
-_INTEGER = re.compile(r"-?\d{1,18}")
-_DECIMAL = re.compile(r"-?\d{1,300}(?:\.\d{0,300})?(?:[eE][-+]?\d{1,3})?")
 _ID = re.compile(r"\d{1,18}")
 # A `regions` item that is not an interval but looks like a RefSeq symbol is a gene name (gene_loci.py).
 GENE_SYMBOL = re.compile(r"[A-Za-z0-9._@\-]{1,100}")
@@ -65,15 +52,6 @@ _GENE_ID = re.compile(r"ENS(?:MUS)?G\d+\.\d+", re.IGNORECASE)
 SAMPLE_ID = re.compile(r"\d{1,9}")
 _LABEL = re.compile(r"[A-Za-z0-9_\-:;.]{1,200}")
 _QUOTES = str.maketrans("", "", "'\"")
-
-
-class QueryError(ValueError):
-    """A request the language does not allow; `parameter` names the part at fault."""
-
-    def __init__(self, parameter: str, problem: str) -> None:
-        super().__init__(f"{parameter}: {problem}")
-        self.parameter = parameter
-        self.problem = problem
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,22 +62,6 @@ class Region:
 
     def __str__(self) -> str:
         return f"{self.chromosome}:{self.start}-{self.end}"
-
-
-@dataclasses.dataclass(frozen=True)
-class RangeFilter:
-    field: str
-    operator: str      # the SQL operator: = <> >= <= > <
-    value: int | float | str
-
-
-@dataclasses.dataclass(frozen=True)
-class SampleFilter:
-    """One `sfilter=` clause, checked for form only: the field's type is the loaded registry's (sample_search.py)."""
-
-    field: str
-    operator: str      # Snaptron's: : >: <: > <
-    value: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,27 +214,6 @@ def group_parameters(pairs: Iterable[tuple[str, str]], allowed: Sequence[str], w
     return grouped
 
 
-def sample_filters(grouped: Mapping[str, list[str]], where: str) -> tuple[SampleFilter, ...]:
-    """The `sfilter=` clauses (one per parameter: a phrase may hold commas), checked for form."""
-    return tuple(_sample_filter(text, where + "sfilter") for text in grouped.get("sfilter", ()))
-
-
-def _sample_filter(text: str, parameter: str) -> SampleFilter:
-    match = _SAMPLE_FILTER.fullmatch(text.strip())
-    if "\x00" in text:
-        raise QueryError(parameter, f"{shown(text)} holds a NUL character, which no sample field holds")
-    if match is None:
-        raise QueryError(parameter, f"{shown(text)} is not field<op>value (op one of {' '.join(SAMPLE_OPERATORS)}); "
-                                    f"for free text write {ALL_FIELDS}:<words>")
-    field, operator, value = match.groups()
-    if operator == "!:":
-        raise QueryError(parameter, f"{shown(text)}: sfilter has no !: (Snaptron reads it as :); "
-                                    f"use one of {' '.join(SAMPLE_OPERATORS)}")
-    if not value.strip() or any(character in value for character in ":<>!"):
-        raise QueryError(parameter, f"{shown(text)}: the value must be non-empty and hold none of : < > !")
-    return SampleFilter(field.strip(), operator, value.strip())
-
-
 def parse_selection(grouped: Mapping[str, list[str]], where: str, max_items: int) -> Selection:
     regions, genes = [], []
     for item in listed_items(grouped, "regions", where, max_items):
@@ -291,7 +232,7 @@ def parse_selection(grouped: Mapping[str, list[str]], where: str, max_items: int
                 ids += [checked_number(part, _ID, where + "rfilter", "a snaptron_id")
                         for part in item[len("snaptron_id:"):].split("-")]
             else:
-                filters.append(_range_filter(item, where + "rfilter"))
+                filters.append(range_filter(item, where + "rfilter"))
     for name, items in (("rfilter", filters), ("ids", ids)):
         if len(items) > max_items:
             raise QueryError(where + name, f"{len(items):,} items; at most {max_items:,} per request")
@@ -382,41 +323,6 @@ def _region(text: str, parameter: str) -> Region:
     return Region(chromosome, start, end)
 
 
-def _range_filter(text: str, parameter: str) -> RangeFilter:
-    match = _FILTER.fullmatch(text)
-    if match is None:
-        raise QueryError(parameter, f"{shown(text)} is not field<op>value with op one of {' '.join(OPERATORS)}")
-    field, operator, value = match.groups()
-    if field not in FILTER_FIELDS:
-        raise QueryError(parameter, f"unknown field {shown(field)}; filterable: {', '.join(FILTER_FIELDS)}, "
-                                    "snaptron_id:id-id-…")
-    kind = NUMERIC_FIELDS.get(field)
-    if kind is None:
-        if operator not in (":", "!:"):
-            raise QueryError(parameter, f"{field} takes only : or !:, not {operator}")
-        allowed = ("+", "-", "?") if field == "strand" else ("0", "1")
-        if value not in allowed:
-            raise QueryError(parameter, f"{field} is compared with one of {' '.join(allowed)}, not {shown(value)}")
-        return RangeFilter(field, OPERATORS[operator], value if field == "strand" else int(value))
-    if kind is int:
-        number: int | float = checked_number(value, _INTEGER, parameter, f"a whole number for {field}")
-    else:
-        number = _decimal(value, parameter, field)
-    return RangeFilter(field, OPERATORS[operator], number)
-
-
-def _decimal(text: str, parameter: str, field: str) -> float:
-    if not _DECIMAL.fullmatch(text) or not math.isfinite(value := float(text)) or abs(value) > 1e300:
-        raise QueryError(parameter, f"{shown(text)} is not a number for {field}")
-    return value
-
-
-def checked_number(text: str, pattern: re.Pattern, parameter: str, meaning: str) -> int:
-    if not pattern.fullmatch(text):
-        raise QueryError(parameter, f"{shown(text)} is not {meaning}")
-    return int(text)
-
-
 def _field(name: str, names: list[str], where: str) -> str:
     if name not in COLUMNS:
         raise QueryError(where + "fields", f"unknown field {shown(name)}; known: rc (count only) or "
@@ -431,8 +337,3 @@ def _choice(grouped: Mapping[str, list[str]], name: str, allowed: Sequence[str],
     if value is not None and value not in allowed:
         raise QueryError(where + name, f"{shown(value)} is not one of {', '.join(allowed)}")
     return value
-
-
-def shown(text: str) -> str:
-    """User input quoted for an error message: repr keeps it on one printable line."""
-    return repr(text[:60] + ("…" if len(text) > 60 else ""))

@@ -39,7 +39,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Iterable
 
-from snapthunder.query import MAX_COORDINATE, Query, RangeFilter, Region, Selection
+from snapthunder.filters import RangeFilter
+from snapthunder.query import MAX_COORDINATE, Query, Region, Selection
 
 # exact's key: start × 2^31 + end, in start-then-end order (coordinates are below 2^31).
 EXACT_KEY_FACTOR = MAX_COORDINATE + 1

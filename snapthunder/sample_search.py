@@ -1,6 +1,6 @@
 """sfilter's SQL: a request's sample clauses, typed by the loaded registry, → the samples they match.
 
-Clauses arrive checked for form (query.SampleFilter); here they meet the
+Clauses arrive checked for form (filters.SampleFilter); here they meet the
 compilation's fields as the loader recorded them (`sample_field`: position,
 name, Snaptron's type letter) and become conditions on the `sample` table's
 derived columns (02-schema.sql), AND-ed:
@@ -30,7 +30,9 @@ from typing import Iterable, Sequence
 
 from psycopg2 import sql
 
-from snapthunder.query import ALL_FIELDS, SAMPLE_OPERATORS, QueryError, SampleFilter, SamplesRequest, shown
+from snapthunder.filters import ALL_FIELDS, SAMPLE_OPERATORS, SampleFilter
+from snapthunder.query import SamplesRequest
+from snapthunder.query_error import QueryError, shown
 from snapthunder.statements import SAMPLES_HEADER_VALUE, Parameters
 
 # PostgreSQL's text-search configuration for sample words: lowercase, no stemming, no stop words.

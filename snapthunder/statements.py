@@ -30,7 +30,8 @@ from typing import Any, Sequence
 from psycopg2 import sql
 
 from snapthunder.plan import ShardPlan
-from snapthunder.query import ANNOTATION_FIELDS, MAX_COORDINATE, Query, RangeFilter, SamplesRequest
+from snapthunder.filters import ANNOTATION_FIELDS, RangeFilter
+from snapthunder.query import MAX_COORDINATE, Query, SamplesRequest
 from snapthunder.region_sets import EXACT_KEY_FACTOR, PROBE_AND_CHECK, IndexedQuery, RegionTest
 
 PROJECTED_COLUMNS = ("samples", "samples_count", "coverage_sum", "coverage_avg", "coverage_median")

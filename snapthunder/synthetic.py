@@ -4,7 +4,9 @@ The loaders, the API and the benchmark need a real `junctions.bgz` to work on,
 but GTEx's is tens of gigabytes and cannot be part of a demo or a test. This
 module writes a stand-in in the exact Snaptron format (docs/API.md lists the
 columns): a bgzip-compressed, tabix-indexed, 17-column junction file, a
-`samples.tsv` and its `samples.groups.tsv` (one group per tissue).
+`samples.tsv` and its `samples.groups.tsv` (one group per tissue), and a
+small genes table, `refseq_transcripts_by_hgvs.tsv`, whose genes lie where
+the junctions are (synthetic_genes.py), for gene names in `regions=`.
 
 Two properties make the stand-in useful rather than merely well-formed:
 
@@ -33,7 +35,9 @@ import numpy
 import pysam
 from tqdm import tqdm
 
+from snapthunder.layout import GENES_FILE, GROUPS_FILE, JUNCTIONS_FILE, SAMPLES_FILE
 from snapthunder.plan import GRCH38_LENGTHS
+from snapthunder.synthetic_genes import write_genes_table
 
 # The assembled chromosomes' lengths come from the shard plan (one table for the
 # project); the contigs are the few alt/unplaced ones every compilation carries.
@@ -68,9 +72,6 @@ UBIQUITOUS_FRACTION = 3e-5
 UBIQUITOUS_MINIMUM_SHARE = 0.9
 
 DEFAULT_SEED = 20180501
-JUNCTIONS_FILE = "junctions.bgz"
-SAMPLES_FILE = "samples.tsv"
-GROUPS_FILE = "samples.groups.tsv"
 GROUPS_HEADER = ("group_short_name", "group_long_name", "rail_id_count", "rail_ids")
 DEFAULT_SAMPLES = 9_700
 DEFAULT_BACKGROUND_PER_MB = 300.0
@@ -150,6 +151,7 @@ class GeneratedCompilation:
     junctions_path: Path
     index_path: Path
     samples_path: Path
+    genes_path: Path
     row_count: int
     rows_per_chromosome: dict[str, int]
 
@@ -515,15 +517,15 @@ def generate(
     background_per_mb: float = DEFAULT_BACKGROUND_PER_MB,
     progress: bool = False,
 ) -> GeneratedCompilation:
-    """Write junctions.bgz, junctions.bgz.tbi, samples.tsv and samples.groups.tsv into out_dir.
+    """Write junctions.bgz, junctions.bgz.tbi, samples.tsv, samples.groups.tsv and the genes table into out_dir.
 
-    Junctions and samples draw from independent streams of one seed, so the
-    samples table does not change with scale or background density.
+    Junctions, samples and genes draw from independent streams of one seed, so
+    the samples and genes tables do not change with scale or background density.
     """
     check_parameters(scale, seed, samples, background_per_mb)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    junction_seed, samples_seed = numpy.random.SeedSequence(seed).spawn(2)
+    junction_seed, samples_seed, genes_seed = numpy.random.SeedSequence(seed).spawn(3)
     junction_random = numpy.random.default_rng(junction_seed)
     junctions_path = out_dir / JUNCTIONS_FILE
     descriptor, text_name = tempfile.mkstemp(prefix="junctions.", suffix=".tsv", dir=out_dir)
@@ -542,8 +544,10 @@ def generate(
     samples_path = out_dir / SAMPLES_FILE
     write_samples_table(samples_path, numpy.random.default_rng(samples_seed), samples)
     write_sample_groups(out_dir / GROUPS_FILE, samples_path)
+    genes_path = out_dir / GENES_FILE
+    write_genes_table(genes_path, numpy.random.default_rng(genes_seed))
     return GeneratedCompilation(
-        junctions_path, index_path, samples_path, sum(rows_per_chromosome.values()), rows_per_chromosome
+        junctions_path, index_path, samples_path, genes_path, sum(rows_per_chromosome.values()), rows_per_chromosome
     )
 
 
@@ -555,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out", required=True, type=Path,
-        help="directory to write junctions.bgz(.tbi), samples.tsv and samples.groups.tsv into"
+        help=f"directory to write junctions.bgz(.tbi), samples.tsv, samples.groups.tsv and {GENES_FILE} into"
     )
     parser.add_argument(
         "--scale", type=float, default=1.0, help="multiplies every junction density (default 1: ~1.5 M rows)"

@@ -380,3 +380,52 @@ def test_genes_load_into_every_shard_bad_lines_named_and_stay_until_given_again(
     assert main(arguments) == 0                                 # a load without --genes keeps them
     assert query_all_shards(empty_shards, "SELECT count(*) FROM gene_transcript") == {
         name: [(2,)] for name in empty_shards.shards}
+
+
+def test_a_compilation_directory_loads_whole_twice_alike_and_lists_what_it_skips(empty_shards, tmp_path, monkeypatch,
+                                                                                 capsys):
+    monkeypatch.chdir(tmp_path)
+    compilation = tmp_path / "gtex"
+    compilation.mkdir()
+    write_gzip(compilation / "junctions.gz", junction_lines(["chr1", "chr2"], 5))
+    (compilation / "samples.tsv").write_text("rail_id\tsmts\n0\tLung\n1\tBrain\n")
+    (compilation / "samples.groups.tsv").write_text("group_short_name\tgroup_long_name\trail_id_count\trail_ids\n"
+                                                    "Brain\tBrain\t1\t1\n")
+    (compilation / "refseq_transcripts_by_hgvs.tsv").write_text("CD99\tNM_1\tchrX\t+\t2691132\t2741309\t0\t0\t1\t0,\t1,\n")
+    for name in ("genes.bgz", "exons.bgz", "all_transcripts.gtf.bgz", "junctions.gz.tbi", "notes.txt"):
+        (compilation / name).write_text("")
+    arguments = [str(compilation), "--outputs", str(_outputs(empty_shards)), "--quiet"]
+    contents = []
+    for _ in range(2):
+        assert main(arguments) == 0
+        output = capsys.readouterr()
+        assert output.err.splitlines() == [
+            f"skipped {compilation}/all_transcripts.gtf.bgz: annotation GTF (GENCODE gene ids in regions=) is not "
+            "served yet",
+            f"skipped {compilation}/exons.bgz: Snaptron's exon table (the exons endpoint) is not served yet",
+            f"skipped {compilation}/genes.bgz: Snaptron's gene table (the genes endpoint) is not served yet",
+            f"skipped {compilation}/junctions.gz.tbi: a tabix index: the shards index the junctions themselves",
+            f"skipped {compilation}/notes.txt: not a Snaptron file this loader knows"]
+        assert "loaded 2 samples" in output.out and "loaded 1 gene transcripts" in output.out
+        contents.append(query_all_shards(empty_shards, "SELECT (SELECT count(*) FROM intron), "
+                                                       "(SELECT array_agg(rail_id ORDER BY rail_id) FROM sample), "
+                                                       "(SELECT array_agg(name) FROM sample_group), "
+                                                       "(SELECT array_agg(symbol) FROM gene_transcript)"))
+    assert contents[0] == contents[1]
+    assert [rows[0][1:] for rows in contents[0].values()] == [([0, 1], ["Brain"], ["CD99"])] * len(empty_shards.shards)
+    assert rows_by_chromosome(empty_shards) == {"chr1": 5, "chr2": 5}
+
+
+def test_a_directory_without_one_junctions_file_or_doubled_by_an_option_is_a_usage_error(empty_shards, tmp_path,
+                                                                                           capsys):
+    (tmp_path / "samples.tsv").write_text("rail_id\n0\n")
+    (tmp_path / "genes.bgz").write_text("")
+    outputs = ["--outputs", str(_outputs(empty_shards)), "--quiet"]
+    assert main([str(tmp_path), *outputs]) == 2
+    assert capsys.readouterr().err == (
+        f"usage error: {tmp_path}: no junctions file (one of junctions.bgz, junctions.gz, junctions.tsv); it holds: "
+        "genes.bgz, samples.tsv. Give the directory of one compilation, or the junctions file itself\n")
+    write_gzip(tmp_path / "junctions.bgz", junction_lines(["chr1"], 2))
+    assert main([str(tmp_path), *outputs, "--samples", str(tmp_path / "samples.tsv")]) == 2
+    assert "give one of them (move samples.tsv out of" in capsys.readouterr().err
+    assert rows_by_chromosome(empty_shards) == {}

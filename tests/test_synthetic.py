@@ -4,10 +4,13 @@ import gzip
 import re
 import statistics
 
+import numpy
 import pysam
 import pytest
 
-from snapthunder import junctions, synthetic
+from loaders.genes import GenesFile
+from snapthunder import junctions, synthetic, synthetic_genes
+from snapthunder.gene_loci import loci
 
 SMALL_SCALE = 0.02
 TINY_SCALE = 0.005
@@ -64,6 +67,7 @@ def test_same_seed_gives_identical_files_and_progress_does_not_change_them(tmp_p
     second = synthetic.generate(tmp_path / "second", scale=TINY_SCALE, seed=7, progress=True)
     assert decompressed(first.junctions_path) == decompressed(second.junctions_path)
     assert first.samples_path.read_bytes() == second.samples_path.read_bytes()
+    assert first.genes_path.read_bytes() == second.genes_path.read_bytes()
     assert first.rows_per_chromosome == second.rows_per_chromosome
 
 
@@ -134,6 +138,26 @@ def test_tabix_region_query_returns_the_rows_a_scan_finds(small_compilation):
     assert len(mitochondrial) == compilation.rows_per_chromosome["chrM"]
 
 
+def test_the_genes_table_loads_as_refflat_and_its_genes_hold_junctions(small_compilation, tmp_path, monkeypatch):
+    compilation, rows = small_compilation
+    monkeypatch.chdir(tmp_path)
+    genes = GenesFile(str(compilation.genes_path))
+    lines = list(genes._rows(first=True))      # what the loader would COPY into every shard
+    genes.close()
+    assert genes.rejects.count == 0 and genes.skipped == 0
+    by_symbol: dict[str, list[tuple[str, int, int]]] = {}
+    for line in lines:
+        symbol, chromosome, start, end, _ = line.decode().split("\t")
+        by_symbol.setdefault(symbol, []).append((chromosome, int(start), int(end)))
+    assert len(by_symbol) == synthetic_genes.GENE_COUNT + 1
+    assert len(loci(by_symbol.pop(synthetic_genes.MULTI_LOCUS_SYMBOL))) == 3
+    assert all(len(loci(spans)) == 1 for spans in by_symbol.values())
+    starts = numpy.array(sorted(int(row[2]) for row in rows if row[1] == "chr1"))
+    holding = [span for (span,) in map(loci, by_symbol.values())
+               if numpy.searchsorted(starts, span.end, "right") > numpy.searchsorted(starts, span.start)]
+    assert len(holding) >= 0.95 * len(by_symbol), f"{len(holding)} of {len(by_symbol)} genes hold a junction start"
+
+
 def test_small_scale_matches_the_paper_counts_times_scale(small_compilation):
     _, rows = small_compilation
     for window_end in PAPER_WINDOWS + INTERPOLATED_WINDOWS:
@@ -172,7 +196,7 @@ def test_few_samples_still_give_distinct_valid_sample_ids(tmp_path):
 def test_command_line_writes_the_files(tmp_path):
     assert synthetic.main(["--out", str(tmp_path), "--scale", "0.002", "--seed", "3", "--quiet"]) == 0
     assert sorted(path.name for path in tmp_path.iterdir()) == ["junctions.bgz", "junctions.bgz.tbi",
-                                                                "samples.groups.tsv", "samples.tsv"]
+                                                                "refseq_transcripts_by_hgvs.tsv", "samples.groups.tsv", "samples.tsv"]
 
 
 def test_command_line_without_out_is_a_usage_error():

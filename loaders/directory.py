@@ -1,0 +1,72 @@
+"""A compilation directory loaded whole: which of its files the loader takes, and which it skips and why.
+
+Snaptron keeps a compilation's files side by side under fixed names
+(snapthunder/layout.py), so `python -m loaders DIR` can take them by name
+rather than make the user spell out each option: the junctions file, the
+samples (whose groups and shipped field types samples.py picks up beside
+them) and the genome's RefSeq transcripts. Everything else is listed with
+the reason it is skipped, so a file the user expected to load is never
+silently left out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from pathlib import Path
+from typing import Iterator
+
+from snapthunder.layout import GENES_FILE, GROUPS_FILE, JUNCTIONS_FILES, SAMPLES_FILE, TYPES_FILE
+
+# Snaptron's files this loader does not serve yet, by name pattern, with the reason given when skipping one.
+NOT_SERVED = (
+    ("genes.bgz", "Snaptron's gene table (the genes endpoint) is not served yet"),
+    ("exons.bgz", "Snaptron's exon table (the exons endpoint) is not served yet"),
+    ("*.gtf*", "annotation GTF (GENCODE gene ids in regions=) is not served yet"),
+    ("*.gff3*", "annotation GFF3 (GENCODE gene ids in regions=) is not served yet"),
+    ("*.tbi", "a tabix index: the shards index the junctions themselves"),
+    ("*.rejects.tsv", "a loader's rejects file"),
+)
+
+
+class DirectoryError(ValueError):
+    """A directory that cannot be loaded as a compilation (a usage error); the message names what it holds."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CompilationDirectory:
+    """The files a compilation directory gives the load, and (path, reason) for each it skips."""
+
+    junctions: Path
+    samples: Path | None
+    genes: Path | None
+    skipped: list[tuple[Path, str]]
+
+
+def read_directory(directory: Path) -> CompilationDirectory:
+    """Recognise `directory`'s files by name; DirectoryError unless it holds exactly one junctions file."""
+    names = sorted(path.name for path in directory.iterdir())
+    junctions = [name for name in names if name in JUNCTIONS_FILES]
+    if len(junctions) != 1:
+        found = ", ".join(names) or "nothing"
+        problem = "no junctions file" if not junctions else f"{len(junctions)} junctions files"
+        raise DirectoryError(f"{directory}: {problem} (one of {', '.join(JUNCTIONS_FILES)}); it holds: {found}. "
+                             "Give the directory of one compilation, or the junctions file itself")
+    samples = directory / SAMPLES_FILE if SAMPLES_FILE in names else None
+    genes = directory / GENES_FILE if GENES_FILE in names else None
+    taken = {junctions[0], SAMPLES_FILE, GENES_FILE} | ({GROUPS_FILE, TYPES_FILE} if samples else set())
+    skipped = [(directory / name, reason) for name, reason in _reasons(directory, names, taken)]
+    return CompilationDirectory(directory / junctions[0], samples, genes, skipped)
+
+
+def _reasons(directory: Path, names: list[str], taken: set[str]) -> Iterator[tuple[str, str]]:
+    for name in names:
+        if name in taken:
+            continue
+        if name in (GROUPS_FILE, TYPES_FILE):
+            yield name, f"it goes with samples, and there is no {SAMPLES_FILE} beside it"
+        elif (directory / name).is_dir():
+            yield name, "a directory (only the files of DIR itself are loaded)"
+        else:
+            yield name, next((reason for pattern, reason in NOT_SERVED if fnmatch.fnmatchcase(name, pattern)),
+                             "not a Snaptron file this loader knows")

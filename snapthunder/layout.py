@@ -1,0 +1,17 @@
+"""The file names of a Snaptron compilation directory, in one place.
+
+Snaptron keeps each compilation's files side by side under fixed names; the
+generator (synthetic.py) writes them so, and the loader (loaders/directory.py,
+samples.py, sample_groups.py, sample_fields.py) recognises them by these
+names, so a directory copied from a Snaptron server or written by the
+generator loads whole.
+"""
+
+JUNCTIONS_FILE = "junctions.bgz"
+# What a junctions file may be called: bgzip (Snaptron's), gzip, or plain TSV.
+JUNCTIONS_FILES = (JUNCTIONS_FILE, "junctions.gz", "junctions.tsv")
+SAMPLES_FILE = "samples.tsv"
+GROUPS_FILE = "samples.groups.tsv"
+TYPES_FILE = "lucene_indexed_numeric_types.tsv"
+# The genome's RefSeq transcripts (UCSC refFlat layout), for gene names in regions=.
+GENES_FILE = "refseq_transcripts_by_hgvs.tsv"
