@@ -141,6 +141,23 @@ def write_gzip(path: Path, lines: Iterable[str]) -> Path:
     return path
 
 
+def parent_process(pid: int) -> int:
+    """The parent of `pid`, from /proc (OSError once it has exited)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def child_processes(pid: int) -> list[int]:
+    """The processes `pid` started that are still running, from /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if parent_process(int(stat.parent.name)) == pid:
+                children.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue  # it exited while we looked
+    return children
+
+
 def postgres_servers() -> set[str]:
     """Command lines of the PostgreSQL servers running on this machine now."""
     listing = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True).stdout.splitlines()

@@ -25,6 +25,7 @@ from snapthunder.postgres_server import PostgresServer
 
 pytest.register_assert_rewrite("tests.api_fixtures")
 from tests.api_fixtures import COMPILATION, expected_tsv, random_query  # noqa: E402 (registered first)
+from tests.conftest import child_processes  # noqa: E402
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -38,19 +39,6 @@ def fetch(base: str, path: str) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
-
-
-def workers(master: int) -> list[int]:
-    """gunicorn's worker processes: the children of its master."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master:
-            children.append(int(stat.parent.name))
-    return children
 
 
 def resident_kib(pid: int) -> int:
@@ -75,7 +63,7 @@ def test_a_300k_row_answer_streams_with_flat_worker_memory(api_environment, api_
     base, master = api_environment.api_url, api_environment.extra["local"]["api"]["pid"]
     with ThreadPoolExecutor(8) as pool:  # warm every worker: imports, pools, first queries
         list(pool.map(lambda _: fetch(base, f"/{COMPILATION}/snaptron?regions=chr1:1-200000"), range(16)))
-    baseline = {pid: resident_kib(pid) for pid in workers(master)}
+    baseline = {pid: resident_kib(pid) for pid in child_processes(master)}   # gunicorn's workers
     peaks = dict(baseline)
     streaming = threading.Event()
 

@@ -19,8 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from snapthunder import localenv
 from snapthunder.postgres_server import free_port
 from snapthunder_api import settings as api_settings

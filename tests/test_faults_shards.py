@@ -25,6 +25,7 @@ pytest.register_assert_rewrite("tests.api_fixtures")
 from tests.api_fixtures import COMPILATION, expected_tsv  # noqa: E402 (registered first)
 
 from snapthunder_api import create_app
+from tests.conftest import child_processes
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -46,12 +47,7 @@ def server_processes(api_environment, shard_name: str) -> list[int]:
     """The shard's postmaster and every process it started."""
     data_dir = Path(api_environment.extra["local"]["servers"][shard_name]["data_dir"])
     postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
-                children.append(int(stat.parent.name))
-    return [postmaster, *children]
+    return [postmaster, *child_processes(postmaster)]
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ from snapthunder import shard_image
 from snapthunder.postgres_server import (
     SERVER_USER, PostgresServer, find_binaries, free_port, make_owned_directory, running_as_root,
 )
-from tests.conftest import scratch_directory
+from tests.conftest import child_processes, parent_process, scratch_directory
 
 START_SECONDS = 30
 PASSWORD = "entrypoint-test-password-3f9c2a"
@@ -78,10 +78,10 @@ def test_the_server_the_entrypoint_starts_has_no_password_in_its_environment(ini
         # exec: the server is the entrypoint's own process, no shell left above it to catch signals.
         assert os.path.realpath(f"/proc/{postmaster}/exe") == os.path.realpath(server.binaries / "postgres")
         if running_as_root():
-            assert _parent(postmaster) == launcher.pid  # runuser's child became the server
+            assert parent_process(postmaster) == launcher.pid  # runuser's child became the server
         else:
             assert postmaster == launcher.pid
-        for process in [postmaster, *_children(postmaster)]:
+        for process in [postmaster, *child_processes(postmaster)]:
             variables = Path(f"/proc/{process}/environ").read_bytes().split(b"\0")
             names = {variable.split(b"=", 1)[0] for variable in variables}
             assert not names & {b"POSTGRES_PASSWORD", b"PGPASSWORD"}, process
@@ -106,18 +106,3 @@ def _wait_until_serving(server: PostgresServer, password: str, launcher: subproc
         except (psycopg2.OperationalError, OSError):
             time.sleep(0.1)
     raise AssertionError(f"the server did not start within {START_SECONDS} s:\n{server.log_tail()}")
-
-
-def _parent(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-def _children(pid: int) -> list[int]:
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if _parent(int(stat.parent.name)) == pid:
-                children.append(int(stat.parent.name))
-        except (OSError, ValueError):
-            pass
-    return children
