@@ -221,7 +221,7 @@ def _total(chunks: Iterator[bytes | Failure]) -> int:
 def _held_chromosomes(cursor, plan: ShardPlan, shard: str) -> list[str]:
     """The chromosomes `shard` holds and the plan places there: a copy a re-shard left behind is not read."""
     cursor.execute(statements.HELD_CHROMOSOMES)
-    return sorted(name for (name,) in cursor.fetchall() if plan.shard_for(name) == shard)   # byte order, as read
+    return sorted(name for (name,) in cursor.fetchall() if plan.shard_for(name) == shard)   # byte order: as merged
 
 
 def _count_answer(total: int, log: RequestLog, query: Query) -> Response:
