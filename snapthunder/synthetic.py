@@ -6,7 +6,8 @@ module writes a stand-in in the exact Snaptron format (docs/API.md lists the
 columns): a bgzip-compressed, tabix-indexed, 17-column junction file, a
 `samples.tsv` and its `samples.groups.tsv` (one group per tissue), and a
 small genes table, `refseq_transcripts_by_hgvs.tsv`, whose genes lie where
-the junctions are (synthetic_genes.py), for gene names in `regions=`.
+the junctions are (synthetic_genes.py), for gene names in `regions=`. This
+module writes the junctions; synthetic_samples.py the two samples tables.
 
 Two properties make the stand-in useful rather than merely well-formed:
 
@@ -38,6 +39,7 @@ from tqdm import tqdm
 from snapthunder.layout import GENES_FILE, GROUPS_FILE, JUNCTIONS_FILE, SAMPLES_FILE
 from snapthunder.plan import GRCH38_LENGTHS
 from snapthunder.synthetic_genes import write_genes_table
+from snapthunder.synthetic_samples import write_sample_groups, write_samples_table
 
 # The assembled chromosomes' lengths come from the shard plan (one table for the
 # project); the contigs are the few alt/unplaced ones every compilation carries.
@@ -72,7 +74,6 @@ UBIQUITOUS_FRACTION = 3e-5
 UBIQUITOUS_MINIMUM_SHARE = 0.9
 
 DEFAULT_SEED = 20180501
-GROUPS_HEADER = ("group_short_name", "group_long_name", "rail_id_count", "rail_ids")
 DEFAULT_SAMPLES = 9_700
 DEFAULT_BACKGROUND_PER_MB = 300.0
 MAXIMUM_SAMPLES = 1_000_000
@@ -102,25 +103,6 @@ ANNOTATED_FRACTION = 0.3
 PARTIALLY_ANNOTATED_FRACTION = 0.2
 ANNOTATION_SOURCE_CODES = ("aC19", "cG19", "gC19", "gC38", "kG19", "rG19", "sG19")
 
-GTEX_STUDY = "SRP012682"
-GTEX_TISSUES = (
-    ("Adipose Tissue", "Adipose - Subcutaneous"),
-    ("Adipose Tissue", "Adipose - Visceral (Omentum)"),
-    ("Artery", "Artery - Tibial"), ("Artery", "Artery - Aorta"),
-    ("Blood", "Whole Blood"), ("Blood", "Cells - EBV-transformed lymphocytes"),
-    ("Brain", "Brain - Cortex"), ("Brain", "Brain - Cerebellum"),
-    ("Breast", "Breast - Mammary Tissue"), ("Colon", "Colon - Transverse"),
-    ("Esophagus", "Esophagus - Mucosa"), ("Esophagus", "Esophagus - Muscularis"),
-    ("Heart", "Heart - Left Ventricle"), ("Liver", "Liver"), ("Lung", "Lung"),
-    ("Muscle", "Muscle - Skeletal"), ("Nerve", "Nerve - Tibial"),
-    ("Pancreas", "Pancreas"), ("Pituitary", "Pituitary"),
-    ("Skin", "Skin - Sun Exposed (Lower leg)"), ("Skin", "Cells - Cultured fibroblasts"),
-    ("Spleen", "Spleen"), ("Stomach", "Stomach"), ("Testis", "Testis"),
-    ("Thyroid", "Thyroid"),
-)
-SAMPLES_HEADER = ("rail_id", "sample_id", "smts", "smtsd", "smrin", "study", "run_acc")
-SAMPLES_PER_DONOR = 10
-BASE36_DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 MOTIF_STRANDS = numpy.array([choice[0] for choice in MOTIF_CHOICES], dtype=object)
 MOTIF_LEFT_TEXTS = numpy.array(
@@ -447,54 +429,6 @@ def compress_and_index(text_path: Path, junctions_path: Path) -> Path:
     pysam.tabix_compress(str(text_path), str(junctions_path), force=True)
     pysam.tabix_index(str(junctions_path), force=True, seq_col=1, start_col=2, end_col=3, zerobased=False)
     return Path(f"{junctions_path}.tbi")
-
-
-def base36(number: int, width: int) -> str:
-    """Spell a number in upper-case base 36, the alphabet of GTEx donor and SM codes."""
-    digits = []
-    for _ in range(width):
-        number, digit = divmod(number, 36)
-        digits.append(BASE36_DIGITS[digit])
-    return "".join(reversed(digits))
-
-
-def write_samples_table(path: Path, random: numpy.random.Generator, sample_total: int) -> None:
-    """Write GTEx-like metadata, one row per rail_id 0..sample_total-1.
-
-    Identifiers come from fixed bijections of the rail_id, so they are unique
-    without bookkeeping; tissues, donors and RIN numbers are random.
-    """
-    code_space = 36 ** 5
-    tissue_choice = random.integers(0, len(GTEX_TISSUES), sample_total).tolist()
-    donors = random.integers(0, sample_total // SAMPLES_PER_DONOR + 1, sample_total).tolist()
-    sites = random.integers(1, 3_400, sample_total).tolist()
-    rins = numpy.clip(random.normal(7.3, 0.9, sample_total), 3.0, 10.0).tolist()
-    with path.open("w", encoding="ascii", newline="\n") as handle:
-        handle.write("\t".join(SAMPLES_HEADER) + "\n")
-        for rail_id in range(sample_total):
-            tissue, detailed_tissue = GTEX_TISSUES[tissue_choice[rail_id]]
-            donor = base36((donors[rail_id] * 7_919 + 1_679_616) % code_space, 5)
-            sample_code = base36((rail_id * 104_729 + 46_656) % code_space, 5)
-            run = 1_000_000 + (rail_id * 7_919) % 9_000_000
-            handle.write(
-                f"{rail_id}\tGTEX-{donor}-{sites[rail_id]:04d}-SM-{sample_code}\t{tissue}\t{detailed_tissue}\t"
-                f"{rins[rail_id]:.1f}\t{GTEX_STUDY}\tSRR{run}\n"
-            )
-
-
-def write_sample_groups(path: Path, samples_path: Path) -> None:
-    """Write Snaptron's samples.groups.tsv for GTEx: one group per tissue (`smts`), `Adipose_Tissue` for
-    "Adipose Tissue", as Snaptron's create_sample_groups.pl names them."""
-    members: dict[str, list[str]] = {}
-    with samples_path.open(encoding="ascii") as samples:
-        tissue_column = samples.readline().rstrip("\n").split("\t").index("smts")
-        for line in samples:
-            cells = line.rstrip("\n").split("\t")
-            members.setdefault(cells[tissue_column], []).append(cells[0])
-    with path.open("w", encoding="ascii", newline="\n") as handle:
-        handle.write("\t".join(GROUPS_HEADER) + "\n")
-        for tissue, rail_ids in sorted(members.items()):
-            handle.write(f"{tissue.replace(' ', '_')}\t{tissue}\t{len(rail_ids)}\t{','.join(rail_ids)}\n")
 
 
 def check_parameters(scale: float, seed: int, samples: int, background_per_mb: float) -> None:

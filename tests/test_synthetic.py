@@ -9,7 +9,7 @@ import pysam
 import pytest
 
 from loaders.genes import GenesFile
-from snapthunder import junctions, synthetic, synthetic_genes
+from snapthunder import junctions, synthetic, synthetic_genes, synthetic_samples
 from snapthunder.gene_loci import loci
 
 SMALL_SCALE = 0.02
@@ -119,7 +119,7 @@ def test_every_sample_id_is_described_in_samples_tsv(small_compilation):
     assert lines[0].split("\t")[0] == "rail_id"
     rail_ids = [int(line.split("\t")[0]) for line in lines[1:]]
     assert rail_ids == list(range(synthetic.DEFAULT_SAMPLES))
-    assert all(len(line.split("\t")) == len(synthetic.SAMPLES_HEADER) for line in lines)
+    assert all(len(line.split("\t")) == len(synthetic_samples.SAMPLES_HEADER) for line in lines)
     used = {sid for row in rows for sid, _ in parse_samples(row[11])}
     assert used <= set(rail_ids)
 
