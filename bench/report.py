@@ -215,8 +215,8 @@ def _service_section(result: ServiceResult) -> str:
 
 def _load_section(rows: list[LoadRow]) -> str:
     lines = ["## Load: the loader against raw COPY", "",
-             "- `raw_copy`: the floor, begin_intron_load() + COPY FREEZE of the decompressed bytes + commit, one server.",
-             "- `raw_copy_queryable`: the same, then finish_intron_load() (indexes, ANALYZE), commit, VACUUM.",
+             "- `raw_copy`: the floor, begin_table_load() + COPY FREEZE of the decompressed bytes + commit, one server.",
+             "- `raw_copy_queryable`: the same, then finish_table_load() (indexes, ANALYZE), commit, VACUUM.",
              "- `loader`: `load_junctions` from the bgzipped file to queryable shards (read, check, route, COPY, "
              "index, analyze).",
              *_queryable_limit(rows), "",

@@ -24,7 +24,7 @@ from loaders.two_phase import recover
 from loaders.source import SourceError
 from loaders.unique_ids import DuplicateIdError
 from snapthunder.endpoints import Endpoints, EndpointsError
-from snapthunder.layout import GENES_FILE, JUNCTIONS_FILES, SAMPLES_FILE
+from snapthunder.layout import EXON_ROWS_FILE, GENE_ROWS_FILE, GENES_FILE, JUNCTIONS_FILES, SAMPLES_FILE
 from snapthunder.targets import add_target_arguments, open_target
 
 
@@ -37,7 +37,9 @@ def parser() -> argparse.ArgumentParser:
     result.add_argument("file", metavar="FILE|DIR", nargs="?",
                         help="junctions: .bgz, .gz or plain TSV; - for stdin; or an http(s) URL; or a compilation "
                              f"directory, whose {' / '.join(JUNCTIONS_FILES)}, {SAMPLES_FILE} and {GENES_FILE} "
-                             "are loaded (as --samples and --genes) and its other files listed as skipped")
+                             "are loaded (as --samples and --genes), with its gene and exon rows "
+                             f"({GENE_ROWS_FILE}, {EXON_ROWS_FILE}: /genes and /exons), and its other files "
+                             "listed as skipped")
     result.add_argument("--recover", action="store_true",
                         help="instead of loading, finish or roll back a load that a dead loader left half-committed "
                              "(every load does this first)")
@@ -62,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     command_line = parser()
     arguments = command_line.parse_args(argv)
+    arguments.coverage = []
     if (arguments.file is None) == (not arguments.recover):
         command_line.error("give either FILE or --recover")
     try:
@@ -79,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             samples = SamplesFile(arguments.samples, endpoints.compilation, samples_rejects) if arguments.samples else None
             summary = load_junctions(arguments.file, endpoints, arguments.rejects, arguments.jobs,
-                                     progress=_show_progress(arguments.quiet), samples=samples, genes=genes)
+                                     progress=_show_progress(arguments.quiet), samples=samples, genes=genes,
+                                     coverage=arguments.coverage)
     except argparse.ArgumentTypeError as error:
         print(f"usage error: {error}", file=sys.stderr)
         return 2
@@ -99,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _take_directory(arguments: argparse.Namespace) -> None:
-    """If FILE is a compilation directory, point `file`, `samples` and `genes` at its files; list what it skips.
+    """If FILE is a compilation directory, point `file`, `samples`, `genes` and `coverage` at its files; list what it skips.
 
     An option and the directory naming the same kind of file is a usage error:
     which one was meant is the user's to say.
@@ -114,6 +118,7 @@ def _take_directory(arguments: argparse.Namespace) -> None:
         if found is not None:
             setattr(arguments, option, str(found))
     arguments.file = str(directory.junctions)
+    arguments.coverage = [(feature, str(path)) for feature, path in directory.coverage]
     for path, reason in directory.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
 
@@ -147,8 +152,11 @@ def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: SamplesF
               f"({genes.skipped:,} on contigs that hold no genes skipped)")
         if genes.rejects.count:
             print(f"genes: {genes.rejects.count:,} bad lines, see {genes.rejects.path}", file=sys.stderr)
-    if summary.rejected:
-        print(f"rejected {summary.rejected:,} of {summary.lines:,} lines: see {summary.rejects_path}")
+    for part in summary.coverage:
+        print(f"loaded {part.rows_loaded:,} rows from {part.source} ({len(part.rows_per_shard)} shards)")
+    for part in (summary, *summary.coverage):
+        if part.rejected:
+            print(f"rejected {part.rejected:,} of {part.lines:,} lines of {part.source}: see {part.rejects_path}")
 
 
 def _show_progress(quiet: bool) -> bool:

@@ -4,7 +4,9 @@ Snaptron keeps a compilation's files side by side under fixed names
 (snapthunder/layout.py), so `python -m loaders DIR` can take them by name
 rather than make the user spell out each option: the junctions file, the
 samples (whose groups and shipped field types samples.py picks up beside
-them) and the genome's RefSeq transcripts. Everything else is listed with
+them), the genome's RefSeq transcripts and the gene and exon coverage rows
+(genes.bgz, exons.bgz, loaded with the junctions into their own tables).
+Everything else is listed with
 the reason it is skipped, so a file the user expected to load is never
 silently left out.
 """
@@ -16,12 +18,11 @@ import fnmatch
 from pathlib import Path
 from typing import Iterator
 
+from snapthunder.features import COVERAGE_FEATURES, Feature
 from snapthunder.layout import GENES_FILE, GROUPS_FILE, JUNCTIONS_FILES, SAMPLES_FILE, TYPES_FILE
 
 # Snaptron's files this loader does not serve yet, by name pattern, with the reason given when skipping one.
 NOT_SERVED = (
-    ("genes.bgz", "Snaptron's gene table (the genes endpoint) is not served yet"),
-    ("exons.bgz", "Snaptron's exon table (the exons endpoint) is not served yet"),
     ("*.gtf*", "annotation GTF (GENCODE gene ids in regions=) is not served yet"),
     ("*.gff3*", "annotation GFF3 (GENCODE gene ids in regions=) is not served yet"),
     ("*.tbi", "a tabix index: the shards index the junctions themselves"),
@@ -40,6 +41,7 @@ class CompilationDirectory:
     junctions: Path
     samples: Path | None
     genes: Path | None
+    coverage: list[tuple[Feature, Path]]      # genes.bgz, exons.bgz: those it holds
     skipped: list[tuple[Path, str]]
 
 
@@ -54,9 +56,11 @@ def read_directory(directory: Path) -> CompilationDirectory:
                              "Give the directory of one compilation, or the junctions file itself")
     samples = directory / SAMPLES_FILE if SAMPLES_FILE in names else None
     genes = directory / GENES_FILE if GENES_FILE in names else None
-    taken = {junctions[0], SAMPLES_FILE, GENES_FILE} | ({GROUPS_FILE, TYPES_FILE} if samples else set())
+    coverage = [(feature, directory / feature.file) for feature in COVERAGE_FEATURES if feature.file in names]
+    taken = ({junctions[0], SAMPLES_FILE, GENES_FILE} | {feature.file for feature in COVERAGE_FEATURES}
+             | ({GROUPS_FILE, TYPES_FILE} if samples else set()))
     skipped = [(directory / name, reason) for name, reason in _reasons(directory, names, taken)]
-    return CompilationDirectory(directory / junctions[0], samples, genes, skipped)
+    return CompilationDirectory(directory / junctions[0], samples, genes, coverage, skipped)
 
 
 def _reasons(directory: Path, names: list[str], taken: set[str]) -> Iterator[tuple[str, str]]:

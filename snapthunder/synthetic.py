@@ -6,8 +6,10 @@ module writes a stand-in in the exact Snaptron format (docs/API.md lists the
 columns): a bgzip-compressed, tabix-indexed, 17-column junction file, a
 `samples.tsv` and its `samples.groups.tsv` (one group per tissue), and a
 small genes table, `refseq_transcripts_by_hgvs.tsv`, whose genes lie where
-the junctions are (synthetic_genes.py), for gene names in `regions=`. This
-module writes the junctions; synthetic_samples.py the two samples tables.
+the junctions are (synthetic_genes.py), for gene names in `regions=`, with
+those genes' and their exons' coverage rows (`genes.bgz`, `exons.bgz`, for
+/genes and /exons). This module writes the junctions; synthetic_samples.py
+the two samples tables.
 
 Two properties make the stand-in useful rather than merely well-formed:
 
@@ -36,9 +38,9 @@ import numpy
 import pysam
 from tqdm import tqdm
 
-from snapthunder.layout import GENES_FILE, GROUPS_FILE, JUNCTIONS_FILE, SAMPLES_FILE
+from snapthunder.layout import EXON_ROWS_FILE, GENE_ROWS_FILE, GENES_FILE, GROUPS_FILE, JUNCTIONS_FILE, SAMPLES_FILE
 from snapthunder.plan import GRCH38_LENGTHS
-from snapthunder.synthetic_genes import write_genes_table
+from snapthunder.synthetic_genes import coverage_lines, transcripts, write_genes_table
 from snapthunder.synthetic_samples import write_sample_groups, write_samples_table
 
 # The assembled chromosomes' lengths come from the shard plan (one table for the
@@ -424,6 +426,17 @@ def write_junction_table(
     return rows_per_chromosome
 
 
+def write_compressed(path: Path, lines: list[str]) -> Path:
+    """Write lines (in genome order) as a BGZF file with its tabix index, through a text file beside it."""
+    descriptor, text_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tsv", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii", newline="\n") as handle:
+            handle.writelines(lines)
+        return compress_and_index(Path(text_name), path)
+    finally:
+        Path(text_name).unlink(missing_ok=True)
+
+
 def compress_and_index(text_path: Path, junctions_path: Path) -> Path:
     """BGZF-compress the sorted text and tabix-index it on chromosome, start, end (1-based)."""
     pysam.tabix_compress(str(text_path), str(junctions_path), force=True)
@@ -451,7 +464,7 @@ def generate(
     background_per_mb: float = DEFAULT_BACKGROUND_PER_MB,
     progress: bool = False,
 ) -> GeneratedCompilation:
-    """Write junctions.bgz, junctions.bgz.tbi, samples.tsv, samples.groups.tsv and the genes table into out_dir.
+    """Write junctions.bgz(.tbi), samples.tsv, samples.groups.tsv, the genes table and genes/exons.bgz into out_dir.
 
     Junctions, samples and genes draw from independent streams of one seed, so
     the samples and genes tables do not change with scale or background density.
@@ -479,7 +492,12 @@ def generate(
     write_samples_table(samples_path, numpy.random.default_rng(samples_seed), samples)
     write_sample_groups(out_dir / GROUPS_FILE, samples_path)
     genes_path = out_dir / GENES_FILE
-    write_genes_table(genes_path, numpy.random.default_rng(genes_seed))
+    genes_random = numpy.random.default_rng(genes_seed)
+    table = list(transcripts(genes_random))
+    write_genes_table(genes_path, table)
+    for name, lines in zip((GENE_ROWS_FILE, EXON_ROWS_FILE), coverage_lines(table, genes_random, samples,
+                                                                                       SOURCE_DATASET_ID)):
+        write_compressed(out_dir / name, lines)
     return GeneratedCompilation(
         junctions_path, index_path, samples_path, genes_path, sum(rows_per_chromosome.values()), rows_per_chromosome
     )

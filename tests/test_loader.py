@@ -84,7 +84,7 @@ def test_after_a_load_the_metadata_statistics_and_visibility_map_are_current(emp
     assert merged == {chromosome: (50, 100 + 49 + 1) for chromosome in CHROMOSOME_SAMPLE}
     shard = empty_shards.plan().shard_for("chr1")
     meta = query_all_shards(empty_shards, "SELECT key, value FROM shard_metadata")[shard]
-    assert dict(meta)["compilation"] == empty_shards.compilation and dict(meta)["schema_version"] == "3"
+    assert dict(meta)["compilation"] == empty_shards.compilation and dict(meta)["schema_version"] == "4"
     history = query_all_shards(empty_shards, "SELECT source, rows_loaded FROM load_history")[shard]
     on_shard = 50 * sum(empty_shards.plan().shard_for(chromosome) == shard for chromosome in CHROMOSOME_SAMPLE)
     assert history == [(str(tmp_path / "j.gz"), on_shard)]
@@ -172,7 +172,7 @@ def test_a_second_concurrent_load_is_refused_with_a_clear_message(empty_shards, 
     holder = psycopg2.connect(**shard.connect_arguments())
     try:
         with holder.cursor() as cursor:
-            cursor.execute("SELECT begin_intron_load()")
+            cursor.execute("SELECT begin_table_load('intron')")
         with pytest.raises(ShardLoadError, match="another load is running on this shard"):
             load_junctions(str(write_gzip(tmp_path / "j.gz", junction_lines(["chr1"], 5))), empty_shards)
     finally:
