@@ -22,7 +22,7 @@ from loaders.pipeline import load_junctions
 from loaders.shard_writer import ShardLoadError
 from snapthunder.plan import CHROMOSOMES
 from snapthunder.postgres_server import free_port
-from tests.conftest import (CHROMOSOME_SAMPLE, DATA, junction_lines, query_all_shards, rows_by_chromosome,
+from tests.conftest import (CHROMOSOME_SAMPLE, DATA, coverage_line, junction_lines, query_all_shards, rows_by_chromosome,
                             shard_contents, write_gzip)
 
 
@@ -159,7 +159,7 @@ def test_a_load_killed_midway_leaves_each_shard_as_before_and_a_rerun_completes(
 def _wait_for_copy_in_progress(endpoints, timeout=30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        active = query_all_shards(endpoints, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY intron_staging%%'",
+        active = query_all_shards(endpoints, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY \"intron_staging\"%%'",
                                   as_loader=True)
         if any(rows[0][0] for rows in active.values()):
             return
@@ -392,7 +392,10 @@ def test_a_compilation_directory_loads_whole_twice_alike_and_lists_what_it_skips
     (compilation / "samples.groups.tsv").write_text("group_short_name\tgroup_long_name\trail_id_count\trail_ids\n"
                                                     "Brain\tBrain\t1\t1\n")
     (compilation / "refseq_transcripts_by_hgvs.tsv").write_text("CD99\tNM_1\tchrX\t+\t2691132\t2741309\t0\t0\t1\t0,\t1,\n")
-    for name in ("genes.bgz", "exons.bgz", "all_transcripts.gtf.bgz", "junctions.gz.tbi", "notes.txt"):
+    write_gzip(compilation / "genes.bgz", [coverage_line(1, "chr2", 500, 9000, [(0, 50)]),
+                                          coverage_line(0, "chr1", 100, 5000, [(1, 7), (0, 3)])])
+    write_gzip(compilation / "exons.bgz", [coverage_line(0, "chr1", 100, 300, [(0, 2)], exon_count="")])
+    for name in ("all_transcripts.gtf.bgz", "junctions.gz.tbi", "notes.txt"):
         (compilation / name).write_text("")
     arguments = [str(compilation), "--outputs", str(_outputs(empty_shards)), "--quiet"]
     contents = []
@@ -402,17 +405,23 @@ def test_a_compilation_directory_loads_whole_twice_alike_and_lists_what_it_skips
         assert output.err.splitlines() == [
             f"skipped {compilation}/all_transcripts.gtf.bgz: annotation GTF (GENCODE gene ids in regions=) is not "
             "served yet",
-            f"skipped {compilation}/exons.bgz: Snaptron's exon table (the exons endpoint) is not served yet",
-            f"skipped {compilation}/genes.bgz: Snaptron's gene table (the genes endpoint) is not served yet",
             f"skipped {compilation}/junctions.gz.tbi: a tabix index: the shards index the junctions themselves",
             f"skipped {compilation}/notes.txt: not a Snaptron file this loader knows"]
         assert "loaded 2 samples" in output.out and "loaded 1 gene transcripts" in output.out
+        assert f"loaded 2 rows from {compilation}/genes.bgz" in output.out
+        assert f"loaded 1 rows from {compilation}/exons.bgz" in output.out
         contents.append(query_all_shards(empty_shards, "SELECT (SELECT count(*) FROM intron), "
                                                        "(SELECT array_agg(rail_id ORDER BY rail_id) FROM sample), "
                                                        "(SELECT array_agg(name) FROM sample_group), "
-                                                       "(SELECT array_agg(symbol) FROM gene_transcript)"))
+                                                       "(SELECT array_agg(symbol) FROM gene_transcript), "
+                                                       "(SELECT array_agg(snaptron_id ORDER BY snaptron_id) FROM gene), "
+                                                       "(SELECT array_agg(snaptron_id) FROM exon)"))
     assert contents[0] == contents[1]
-    assert [rows[0][1:] for rows in contents[0].values()] == [([0, 1], ["Brain"], ["CD99"])] * len(empty_shards.shards)
+    assert [rows[0][1:4] for rows in contents[0].values()] == [([0, 1], ["Brain"], ["CD99"])] * len(empty_shards.shards)
+    plan = empty_shards.plan()
+    assert {name: rows[0][4:] for name, rows in contents[0].items() if rows[0][4] or rows[0][5]} == (
+        {plan.shard_for("chr1"): ([0], [0]), plan.shard_for("chr2"): ([1], None)}
+        if plan.shard_for("chr1") != plan.shard_for("chr2") else {plan.shard_for("chr1"): ([0, 1], [0])})
     assert rows_by_chromosome(empty_shards) == {"chr1": 5, "chr2": 5}
 
 

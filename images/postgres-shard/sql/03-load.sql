@@ -47,7 +47,7 @@ BEGIN
         PERFORM create_intron_indexes(staging);
     EXCEPTION WHEN unique_violation THEN
         GET STACKED DIAGNOSTICS duplicate = PG_EXCEPTION_DETAIL;
-        RAISE EXCEPTION 'duplicate snaptron_id in %: %', table_name, duplicate
+        RAISE EXCEPTION 'duplicate snaptron_id: % (in the % table)', duplicate, table_name
             USING HINT = 'snaptron_id must be unique within a compilation: remove the duplicate line and load again';
     END;
     EXECUTE format('DROP TABLE %I', table_name);
