@@ -100,14 +100,14 @@ def coverage_line(snaptron_id: int, chromosome: str, start: int, end: int, sampl
                   exon_count: str = "2") -> str:
     """A valid genes.bgz/exons.bgz line (no newline): columns 7-9 empty, the gene in column 11, stats `%.3f`."""
     samples = list(samples)
-    counts = sorted(count for _, count in samples)
+    counts = sorted(count for _, count in samples) or [0]     # a gene no sample covers: empty list, zeros
     middle = len(counts) // 2
     median = counts[middle] if len(counts) % 2 else (counts[middle - 1] + counts[middle]) / 2
     listed = "".join(f",{sid}:{count}" for sid, count in samples)
     return "\t".join(map(str, (
         snaptron_id, chromosome, start, end, end - start + 1, "-", "", "", "", exon_count,
         f"ENSG{snaptron_id:011d}.1:G{snaptron_id}:protein_coding:400", listed, len(samples), sum(counts),
-        f"{sum(counts) / len(samples):.3f}", f"{median:.3f}", 0,
+        f"{sum(counts) / len(counts):.3f}", f"{median:.3f}", 0,
     )))
 
 
