@@ -35,6 +35,7 @@ from bench.goals import Goal
 from bench.load import RAW_COPY_QUERYABLE, LoadRow
 from bench.paper import PaperResult, PaperRow
 from bench.queries import SHAPES
+from bench.genes import REGIONS as GENE_REGIONS, GenesRow
 from bench.service import ServiceAnswer, ServiceResult, ServiceRow
 from snapthunder.endpoints import Endpoints
 
@@ -46,6 +47,7 @@ class RunResults:
     paper: PaperResult | None = None
     service: ServiceResult | None = None
     load: list[LoadRow] | None = None
+    genes: list[GenesRow] | None = None
 
 
 def start_run(results_root: Path, argv: Sequence[str]) -> tuple[Path, dict]:
@@ -100,6 +102,9 @@ def write(directory: Path, description: dict, results: RunResults, runs: int) ->
         write_csv(directory / "load.csv", LoadRow, results.load)
         plots.load_plot(results.load, directory / "load.png")
         sections.append(_load_section(results.load))
+    if results.genes is not None:
+        write_csv(directory / "genes.csv", GenesRow, results.genes)
+        sections.append(_genes_section(results.genes))
     path = directory / "report.md"
     path.write_text("\n\n".join(sections) + "\n")
     return path
@@ -127,6 +132,8 @@ def _evaluated(results: RunResults) -> list[Goal]:
         found += goals.service_goals(results.service.rows)
     if results.load is not None:
         found += goals.load_goals(results.load)
+    if results.genes is not None:
+        found += goals.genes_goals(results.genes)
     return found
 
 
@@ -210,6 +217,19 @@ def _service_section(result: ServiceResult) -> str:
                   f"{row.p95_ms:.1f} | {row.p99_ms:.1f} | {row.requests_per_second:,.1f} | "
                   f"{row.bytes_per_second / 1e6:,.2f} |" for row in result.rows]
         lines += ["", "![service: latency and throughput against clients](service.png)"]
+    return "\n".join(lines)
+
+
+def _genes_section(rows: list[GenesRow]) -> str:
+    lines = ["## Genes: `/genes` against `/snaptron` on the same gene-sized regions", "",
+             f"{rows[0].regions if rows else GENE_REGIONS} of the compilation's genes (10-60 kb), each asked by coordinates through the API; "
+             "median of the runs, interleaved round by round.", "",
+             "| endpoint | ms per request | ratio to /snaptron | rows per request | KB per request |",
+             "|---|---|---|---|---|"]
+    if not rows:
+        return "\n".join(lines[:2] + ["Not measured: the target has no `api_url` (no API to ask)."])
+    lines += [f"| /{row.endpoint} | {row.median_ms_per_request:.2f} | {row.ratio_to_snaptron:.2f}× | "
+              f"{row.rows_per_request:.1f} | {row.bytes_per_request / 1e3:,.1f} |" for row in rows]
     return "\n".join(lines)
 
 
