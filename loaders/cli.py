@@ -58,13 +58,13 @@ def parser() -> argparse.ArgumentParser:
                         help="worker processes checking lines (default: one per CPU)")
     result.add_argument("--quiet", action="store_true", help="no progress bar")
     result.add_argument("--debug", action="store_true", help="show tracebacks")
+    result.set_defaults(coverage=[])    # (feature, path) of a DIR's genes.bgz and exons.bgz
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
     command_line = parser()
     arguments = command_line.parse_args(argv)
-    arguments.coverage = []
     if (arguments.file is None) == (not arguments.recover):
         command_line.error("give either FILE or --recover")
     try:
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _take_directory(arguments: argparse.Namespace) -> None:
-    """If FILE is a compilation directory, point `file`, `samples`, `genes` and `coverage` at its files; list what it skips.
+    """If FILE is a compilation directory, point `file`, `samples`, `genes` and `coverage` at its files; list the rest.
 
     An option and the directory naming the same kind of file is a usage error:
     which one was meant is the user's to say.

@@ -192,3 +192,13 @@ def test_over_http_genes_and_exons_answer_get_head_and_double_slashes(api_enviro
             assert head.status_code == 200 and head.headers["content-type"] == "text/plain"
         unknown = http.get(f"/{COMPILATION}/genes?regions=NOSUCHGENE")
         assert unknown.status_code == 400 and "NOSUCHGENE" in unknown.text
+
+
+def test_sfilter_projects_gene_rows_on_the_samples_it_matches(client, loaded, api_dataset):
+    column = api_dataset.samples_header.split("\t").index("smts")
+    liver = sorted(rail_id for rail_id, line in api_dataset.sample_lines.items()
+                   if line.split("\t")[column] == "Liver")
+    answer = client.get(f"/{COMPILATION}/genes?regions=SYNG40,SYNG41&sfilter=smts:liver").get_data(as_text=True)
+    spans = ",".join(str(region) for symbol in ("SYNG40", "SYNG41") for region in loci(loaded.transcripts[symbol]))
+    assert answer == expected(loaded, "genes", f"regions={spans}&sids={','.join(map(str, liver))}")
+    assert len(answer.splitlines()) == 3
