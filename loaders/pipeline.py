@@ -10,10 +10,11 @@ not touch keeps its junctions); bad lines go to the rejects file with their
 line number and reason and never stop the load. When the input ends every
 shard builds its indexes. The compilation's gene and exon rows (genes.bgz,
 exons.bgz: the junction columns, snapthunder/features.py) then go the same
-way into their own tables, on the same transactions. The samples and genes
-(if any) are written in each shard's
-transaction, and only when all are ready are they prepared and committed
-(two_phase.py): a failure before that leaves every shard as it was.
+way into their own tables, on the same transactions, one file after another
+(a shard's connection serves one COPY at a time). The samples and genes (if
+any) are written in each shard's transaction, and only when all are ready
+are they prepared and committed (two_phase.py): a failure before that leaves
+every shard as it was.
 """
 
 from __future__ import annotations

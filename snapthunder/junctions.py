@@ -112,11 +112,11 @@ class CheckedBlock:
 
 def check(line: bytes, row_format: str = "junction") -> bytes:
     """The chromosome of a valid line (no trailing newline); raises BadLine otherwise."""
-    rows = ROW_FORMATS[row_format]
-    match = rows.line.fullmatch(line)
+    rows_format = ROW_FORMATS[row_format]
+    match = rows_format.line.fullmatch(line)
     if match is None:
-        raise BadLine(_diagnose(line, rows))
-    problem = _inconsistency(match, rows)
+        raise BadLine(_diagnose(line, rows_format))
+    problem = _inconsistency(match, rows_format)
     if problem:
         raise BadLine(problem)
     return match[2]

@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 from flask import Response, current_app, g, request
 
 from snapthunder import statements, wire
-from snapthunder.features import Feature
+from snapthunder.features import FEATURES, Feature
 from snapthunder.plan import ShardPlan
 from snapthunder.query import Query, split_query_string
 from snapthunder.region_sets import IndexedQuery
@@ -73,6 +73,11 @@ def request_parameters(deployment: Deployment, path_ids: str | None = None) -> l
         raise ApiError(400, f"query string: {len(raw):,} bytes; at most {most:,} (send long queries as a POST)",
                        "query string")
     return split_query_string(raw)
+
+
+def of_endpoint(endpoint_name: str, queries: list[Query]) -> list[Query]:
+    """The queries, asking for the rows of the path's endpoint (`snaptron`, `genes`, `exons`: features.py)."""
+    return [dataclasses.replace(query, feature=FEATURES[endpoint_name]) for query in queries]
 
 
 def leading_column(deployment: Deployment, query: Query) -> str:

@@ -19,15 +19,13 @@ max_request_items queries, the caps counted over the whole answer.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 from flask import Blueprint, g, request
 
 from snapthunder import wire
-from snapthunder.features import FEATURES, Feature
 from snapthunder.posted_queries import parse_bulk, parse_groups, parse_legacy
-from snapthunder.query import Query, QueryError
+from snapthunder.query import QueryError
 
 from snapthunder_api import answers, names, snaptron
 from snapthunder_api.errors import ApiError
@@ -38,7 +36,6 @@ blueprint = Blueprint("bulk", __name__)
 @blueprint.post(f"/<compilation>/<{snaptron.ENDPOINT}>", strict_slashes=False)
 def bulk(compilation: str, endpoint_name: str):
     deployment = answers.serving(compilation)
-    feature = FEATURES[endpoint_name]
     settings = deployment.settings
     most = settings["max_request_bytes"]
     if request.content_length is None or request.content_length > most:
@@ -47,17 +44,18 @@ def bulk(compilation: str, endpoint_name: str):
     pairs = answers.request_parameters(deployment)
     if request.mimetype == "application/json":
         query = parse_bulk(posted_json(request.get_data(as_text=True), "body"), pairs, settings["max_request_items"])
-        query = dataclasses.replace(query, feature=feature)
+        [query] = answers.of_endpoint(endpoint_name, [query])
         resolved = names.resolved(deployment, [query])
         return answers.junctions(deployment, resolved[0], g.request_log) if resolved else _no_samples()
     if "groups" in request.form:
-        queries = _of(feature, parse_groups(request.form["groups"], settings["max_request_items"]))
+        queries = answers.of_endpoint(endpoint_name, parse_groups(request.form["groups"],
+                                                                  settings["max_request_items"]))
         header = "\t".join(queries[0].output_columns) + "\n"
         parts = [answers.Part(query, query.group) for query in names.resolved(deployment, queries)]
         return answers.in_order(deployment, parts, header.encode(), g.request_log) if parts else _no_samples()
     if "fields" in request.form:
-        queries = _of(feature, parse_legacy(posted_json(request.form["fields"], "fields"), pairs,
-                                            settings["max_request_items"]))
+        queries = answers.of_endpoint(endpoint_name, parse_legacy(posted_json(request.form["fields"], "fields"), pairs,
+                                                                  settings["max_request_items"]))
         leading = answers.leading_column(deployment, queries[0])
         header = "\t".join(queries[0].output_columns) + "\n" + wire.datatypes_line(queries[0].fields) + "\n"
         parts = [answers.Part(query, leading) for query in names.resolved(deployment, queries)]
@@ -66,11 +64,6 @@ def bulk(compilation: str, endpoint_name: str):
         return answers.in_order(deployment, parts, header.encode() if queries[0].header else b"", g.request_log)
     raise ApiError(400, 'no "fields" or "groups" parameter in POST: send groups=<base64 of q1|||q2>, '
                         "fields=<JSON list>, or a JSON body", "body")
-
-
-def _of(feature: Feature, queries: list[Query]) -> list[Query]:
-    """The queries, asking for the endpoint's rows."""
-    return [dataclasses.replace(query, feature=feature) for query in queries]
 
 
 def _no_samples():

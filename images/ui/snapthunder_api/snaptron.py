@@ -17,8 +17,6 @@ Snaptron ignores it and snapcount sends one that prefers JSON.
 
 from __future__ import annotations
 
-import dataclasses
-
 from flask import Blueprint, g
 
 from snapthunder.features import FEATURES
@@ -36,9 +34,8 @@ ENDPOINT = "any(" + ", ".join(FEATURES) + "):endpoint_name"
 def snaptron(compilation: str, endpoint_name: str, path_ids: str | None = None):
     deployment = answers.serving(compilation)
     pairs = answers.request_parameters(deployment, path_ids)
-    query = dataclasses.replace(parse(pairs, deployment.settings["max_request_items"]),
-                                feature=FEATURES[endpoint_name])
-    resolved = names.resolved(deployment, [query])
+    query = parse(pairs, deployment.settings["max_request_items"])
+    resolved = names.resolved(deployment, answers.of_endpoint(endpoint_name, [query]))
     if not resolved:
         return answers.text_answer("", g.request_log)    # an sfilter matching no sample: Snaptron's empty body
     query = resolved[0]
