@@ -39,6 +39,7 @@ from loaders.shard_writer import ShardWriter, describe_error
 from loaders.two_phase import Load
 from loaders.source import Source, line_blocks
 from loaders.unique_ids import SeenIds, refuse_repeat
+from snapthunder.compilations import Compilation
 from snapthunder.endpoints import Endpoints
 from snapthunder.junctions import CheckedBlock, check_block
 from snapthunder.plan import ShardPlan
@@ -77,13 +78,18 @@ def load_junctions(
     progress: bool = False,
     samples: SamplesFile | None = None,
     genes: GenesFile | None = None,
+    compilation: Compilation | None = None,
 ) -> LoadSummary:
-    """Load a junctions file (and `samples`, `genes`) into the shards of `endpoints`, on all or none of them.
+    """Load a junctions file (and `samples`, `genes`) of `compilation` into the shards, on all or none of them.
+
+    `compilation` defaults to the only one the document configures. Nothing
+    of any other compilation is read or written.
 
     Raises on data, I/O or shard errors, with nothing changed unless the
     message says otherwise (a failure during the commit: two_phase.py).
     """
     started = time.monotonic()
+    compilation = compilation or endpoints.configured(endpoints.compilation)
     summary = LoadSummary(source_name)
     plan = endpoints.plan()
     writers: dict[str, ShardWriter] = {}
@@ -92,18 +98,18 @@ def load_junctions(
     seen = SeenIds()
     jobs = jobs or default_jobs()
     try:
-        with _worker_pool(jobs) as workers, Load(endpoints) as load:
+        with _worker_pool(jobs) as workers, Load(endpoints, compilation) as load:
             summary.recovered = load.recovered
             summary.removed = _misplaced(load, plan)
             for name, held in summary.removed.items():
                 writers[name] = ShardWriter(endpoints.shards[name], load.participants[name].connection, source_name,
-                                            endpoints.compilation, tuple(chromosome for chromosome, _ in held))
+                                            compilation.name, tuple(chromosome for chromosome, _ in held))
 
             def writer_for(chromosome: bytes) -> ShardWriter:
                 name = plan.shard_for(chromosome.decode())
                 if name not in writers:
                     writers[name] = ShardWriter(endpoints.shards[name], load.participants[name].connection,
-                                                source_name, endpoints.compilation)
+                                                source_name, compilation.name)
                 writers[name].chromosomes.append(chromosome.decode())
                 route[chromosome] = writers[name]
                 return writers[name]

@@ -4,7 +4,7 @@ The Pulumi stack exports it as its outputs (`pulumi stack output --json
 --show-secrets`), the local environment writes it as a JSON file; loaders,
 the API and the bench read it and never hard-code a host, user or database.
 
-    {"compilation": "gtex",
+    {"compilations": {"gtex": {"data_source": "GTEx", "genome": "hg38"}, ...},
      "api_url": "http://127.0.0.1:8080",                      (once the API is up)
      "catch_all_shard": "shard-1",
      "chromosome_shards": {"chr1": "shard-0", ...},
@@ -26,8 +26,9 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
+from snapthunder.compilations import Compilation, CompilationError, compilation as checked_compilation
 from snapthunder.plan import ShardPlan
 
 REQUIRED_SHARD_KEYS = ("host", "port", "database", "user", "password", "chromosomes")
@@ -71,7 +72,10 @@ class Shard:
 
 @dataclasses.dataclass(frozen=True)
 class Endpoints:
-    compilation: str
+    """The document, read. `compilations` are those configured (the stack's, or `make up`'s): what the
+    loader loads by name; the API serves those and any other the shards hold (snapthunder/compilations.py)."""
+
+    compilations: Mapping[str, Compilation]
     shards: Mapping[str, Shard]
     reader: Credentials
     catch_all_shard: str
@@ -88,13 +92,28 @@ class Endpoints:
                   for name, shard in self.shards.items()}
         return dataclasses.replace(self, shards=shards)
 
+    @property
+    def compilation(self) -> str:
+        """The one compilation configured: the loader's default; EndpointsError naming them when there are several."""
+        if len(self.compilations) != 1:
+            raise EndpointsError(f"this deployment serves {len(self.compilations)} compilations "
+                                 f"({', '.join(self.compilations)}): say which one with --compilation NAME")
+        return next(iter(self.compilations))
+
+    def configured(self, name: str) -> Compilation:
+        """The compilation `name` as configured, or with Snaptron's label and genome for it when it is not."""
+        try:
+            return self.compilations.get(name) or checked_compilation(name)
+        except CompilationError as error:
+            raise EndpointsError(str(error)) from None
+
     def plan(self) -> ShardPlan:
         """The shard plan that placed the data, as recorded in the document."""
         return ShardPlan({name: shard.chromosomes for name, shard in self.shards.items()}, self.catch_all_shard)
 
     def to_document(self) -> dict[str, Any]:
         doc = document(
-            self.compilation, self.plan(),
+            self.compilations.values(), self.plan(),
             {name: (s.host, s.port, s.database) for name, s in self.shards.items()},
             {name: Credentials(s.user, s.password) for name, s in self.shards.items()},
             self.reader, self.api_url,
@@ -107,7 +126,7 @@ class Endpoints:
         """Check and read a document; `origin` (a path or `stack dev`) goes into errors."""
         if not isinstance(doc, dict):
             raise EndpointsError(f"{origin}: expected a JSON object, got {type(doc).__name__}")
-        compilation = _field(doc, "compilation", str, origin)
+        compilations = _compilations(doc, origin)
         catch_all = _field(doc, "catch_all_shard", str, origin)
         reader = _field(doc, "reader", dict, origin)
         raw_shards = _field(doc, "shards", dict, origin)
@@ -131,9 +150,9 @@ class Endpoints:
         api_url = doc.get("api_url")
         if api_url is not None and not isinstance(api_url, str):
             raise EndpointsError(f"{origin}: 'api_url' must be a string")
-        known = {"compilation", "catch_all_shard", "chromosome_shards", "reader", "shards", "api_url"}
+        known = {"compilations", "catch_all_shard", "chromosome_shards", "reader", "shards", "api_url"}
         return cls(
-            compilation=compilation, shards=shards,
+            compilations=compilations, shards=shards,
             reader=Credentials(_field(reader, "user", str, f"{origin}: reader"),
                                _field(reader, "password", str, f"{origin}: reader")),
             catch_all_shard=catch_all, api_url=api_url,
@@ -142,7 +161,7 @@ class Endpoints:
 
 
 def document(
-    compilation: str,
+    compilations: Iterable[Compilation],
     plan: ShardPlan,
     addresses: Mapping[str, tuple[str, int, str]],
     loader: Mapping[str, Credentials],
@@ -151,7 +170,7 @@ def document(
 ) -> dict[str, Any]:
     """The document for a plan, given each shard's (host, port, database) and loader credentials."""
     doc: dict[str, Any] = {
-        "compilation": compilation,
+        "compilations": {item.name: item.to_document() for item in compilations},
         "catch_all_shard": plan.catch_all,
         "chromosome_shards": plan.chromosome_shards,
         "reader": {"user": reader.user, "password": reader.password},
@@ -212,6 +231,22 @@ def from_stack(stack: str) -> Endpoints:
     except json.JSONDecodeError as error:
         raise EndpointsError(f"stack {stack}: the outputs are not JSON: {error.msg}") from None
     return Endpoints.from_document(doc, f"stack {stack}")
+
+
+def _compilations(doc: Mapping[str, Any], origin: str) -> dict[str, Compilation]:
+    """`compilations`: name → {data_source, genome}, at least one, each checked."""
+    raw = _field(doc, "compilations", dict, origin)
+    if not raw:
+        raise EndpointsError(f"{origin}: 'compilations' is empty: a deployment serves at least one")
+    result = {}
+    for name, entry in raw.items():
+        if not isinstance(entry, dict):
+            raise EndpointsError(f"{origin}: 'compilations.{name}' must be an object")
+        try:
+            result[name] = checked_compilation(name, entry.get("data_source"), entry.get("genome"))
+        except CompilationError as error:
+            raise EndpointsError(f"{origin}: 'compilations.{name}': {error}") from None
+    return result
 
 
 def _field(doc: Mapping[str, Any], key: str, kind: type, origin: str) -> Any:

@@ -32,7 +32,8 @@ PAGE_FIELDS = tuple(name for name in COLUMNS if name not in ("samples", "source_
 @blueprint.get("/")
 def page():
     deployment = current_app.extensions["snapthunder"]
-    return render_template("page.html", compilation=deployment.endpoints().compilation,
+    # The page shows the first compilation the document configures; the API serves them all.
+    return render_template("page.html", compilation=next(iter(deployment.endpoints().compilations)),
                            page_rows=deployment.settings["page_rows"], page_fields=PAGE_FIELDS)
 
 
