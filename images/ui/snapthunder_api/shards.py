@@ -48,7 +48,7 @@ from snapthunder_api.settings import SILENCE_FACTOR
 from snapthunder_api.watchdog import Watch, Watchdog
 
 COMPILATIONS_STATEMENT = "SELECT name, data_source, loaded FROM compilations()"
-# How long a worker trusts its list of the compilations served: a compilation loaded (or dropped) shows within it.
+# How long a worker trusts its list of the compilations served, and their labels.
 SERVED_SECONDS = 2.0
 # How often a shard's backend checks, while it computes, that the API is still there.
 CLIENT_CHECK_MILLISECONDS = 1000
@@ -187,11 +187,14 @@ class Deployment:
                                              self._watchdog, compilation)
             return self._pools[key]
 
-    def served(self) -> dict[str, Compilation]:
-        """Name → compilation, for every compilation the shards hold, in name order (a 503 if no shard answers)."""
+    def served(self, fresh: bool = False) -> dict[str, Compilation]:
+        """Name → compilation, for every compilation the shards hold, in name order (a 503 if no shard answers).
+
+        Read again when older than SERVED_SECONDS, or when `fresh`.
+        """
         now = time.monotonic()
         with self._lock:
-            if self._served is not None and now - self._served[0] < SERVED_SECONDS:
+            if not fresh and self._served is not None and now - self._served[0] < SERVED_SECONDS:
                 return self._served[1]
         endpoints = self.endpoints()
         found = {}
@@ -207,8 +210,15 @@ class Deployment:
         return [name for name, _, loaded in self.first_answer(COMPILATIONS_STATEMENT) if loaded]
 
     def serving(self, name: str) -> "Served":
-        """The deployment as compilation `name` sees it; a 404 listing the compilations served otherwise."""
+        """The deployment as compilation `name` sees it; a 404 listing the compilations served otherwise.
+
+        A name not known yet is looked up again at once: a compilation is
+        served from the moment its first load commits. (One dropped since the
+        last look is a 404 too: its statements find no table, errors.shard_failure.)
+        """
         served = self.served()
+        if name not in served:
+            served = self.served(fresh=True)
         if name not in served:
             raise ApiError(404, f"no compilation {name!r} here; this server has "
                                 f"{', '.join(served) or 'none loaded yet (load one with python -m loaders)'}")
