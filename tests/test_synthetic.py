@@ -229,3 +229,19 @@ def test_full_scale_matches_the_paper(tmp_path):
     samples_counts = [samples_count for *_, samples_count in summaries]
     assert 0.03 < sum(count >= 100 for count in samples_counts) / len(summaries) < 0.04
     assert any(count >= 0.9 * synthetic.DEFAULT_SAMPLES for count in samples_counts)
+
+
+def test_a_rail_id_offset_and_source_dataset_id_set_a_compilation_apart_from_another(tmp_path):
+    """Two compilations served together take disjoint rail_ids, as Snaptron's gtex and tcga do (§12, §13)."""
+    offset = 59_761
+    compilation = synthetic.generate(tmp_path, scale=TINY_SCALE, samples=50, rail_id_offset=offset,
+                                     source_dataset_id=4)
+    rows = read_rows(compilation.junctions_path)
+    assert rows and {row[16] for row in rows} == {"4"}
+    sids = {sid for row in rows for sid, _ in parse_samples(row[11])}
+    assert sids <= set(range(offset, offset + 50))
+    described = [int(line.split("\t", 1)[0]) for line in compilation.samples_path.read_text().splitlines()[1:]]
+    assert described == list(range(offset, offset + 50))
+    grouped = {int(rail_id) for line in (tmp_path / "samples.groups.tsv").read_text().splitlines()[1:]
+               for rail_id in line.split("\t")[3].split(",")}
+    assert grouped == set(described)
