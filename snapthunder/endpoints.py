@@ -28,7 +28,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from snapthunder.compilations import Compilation, CompilationError, compilation as checked_compilation
+from snapthunder.compilations import Compilation, CompilationError, compilation as checked_compilation, search_path_option
 from snapthunder.plan import ShardPlan
 
 REQUIRED_SHARD_KEYS = ("host", "port", "database", "user", "password", "chromosomes")
@@ -56,14 +56,22 @@ class Shard:
     password: str
     chromosomes: tuple[str, ...]
 
-    def connect_arguments(self, credentials: Credentials | None = None) -> dict[str, Any]:
-        """Keyword arguments for `psycopg2.connect`, as the loader or as `credentials`."""
+    def connect_arguments(self, credentials: Credentials | None = None,
+                          compilation: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for `psycopg2.connect`, as the loader or as `credentials`.
+
+        With `compilation`, the session sees that compilation's tables (its
+        schema first on search_path); without, only the functions all share.
+        """
         who = credentials or Credentials(self.user, self.password)
-        return {
+        arguments = {
             "host": self.host, "port": self.port, "dbname": self.database,
             "user": who.user, "password": who.password,
             "application_name": "snapthunder", "connect_timeout": 10,
         }
+        if compilation is not None:
+            arguments["options"] = search_path_option(compilation)
+        return arguments
 
     def describe(self) -> str:
         """`shard-0 (chr1, chr7 at 127.0.0.1:5433)`: for error messages."""
@@ -98,6 +106,11 @@ class Endpoints:
         if len(self.compilations) != 1:
             raise EndpointsError(f"this deployment serves {len(self.compilations)} compilations "
                                  f"({', '.join(self.compilations)}): say which one with --compilation NAME")
+        return next(iter(self.compilations))
+
+    @property
+    def first_compilation(self) -> str:
+        """The first compilation configured: what the bench measures and the page shows."""
         return next(iter(self.compilations))
 
     def configured(self, name: str) -> Compilation:
