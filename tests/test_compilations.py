@@ -166,7 +166,8 @@ def test_reloading_one_compilation_under_load_leaves_the_other_answering_unchang
     assert len(tcga) == 30 and int(tcga[0][1]) >= 2000 and {row[0] for row in tcga} == {"TCGA:I"}
 
 
-def test_a_compilation_loaded_without_being_configured_is_served_and_dropped_alone(deployment, http, capsys):
+def test_a_compilation_loaded_without_being_configured_is_served_and_dropped_alone(deployment, http, capsys,
+                                                                                   monkeypatch):
     environment, outputs, root = deployment
     junctions, samples = compilation_files(root, "srav2", 10)
     assert load([str(junctions), "--compilation", "srav2", "--samples", str(samples), "--outputs", str(outputs),
@@ -176,9 +177,19 @@ def test_a_compilation_loaded_without_being_configured_is_served_and_dropped_alo
     assert {row[0] for row in rows(http, "srav2")} == {"SRAv2:I"}
     gtex_before = rows(http, "gtex")
     capsys.readouterr()
+    # On a terminal, --drop asks for the name; anything else changes nothing.
+    with monkeypatch.context() as terminal:
+        terminal.setattr(sys.stdin, "isatty", lambda: True)
+        asked = []
+        terminal.setattr("builtins.input", lambda prompt: asked.append(prompt) or "srav")
+        assert load(["--drop", "srav2", "--outputs", str(outputs)]) == 1
+    assert asked == ["remove compilation srav2 and everything loaded into it from all 2 shards? "
+                     "type its name to confirm: "]
+    assert capsys.readouterr().err == "not dropped: 'srav' is not 'srav2'\n"
     # Not on a terminal: --drop needs --yes, and changes nothing without it.
     assert load(["--drop", "srav2", "--outputs", str(outputs)]) == 2
     assert "add --yes" in capsys.readouterr().err
+    assert {row[0] for row in rows(http, "srav2")} == {"SRAv2:I"}
     assert load(["--drop", "srav2", "--yes", "--outputs", str(outputs)]) == 0
     assert capsys.readouterr().out.endswith("dropped compilation srav2 from 2 shards\n")
     wait_for_registry(http, {"gtex", "tcga"})
