@@ -33,7 +33,7 @@ PAGE_FIELDS = tuple(name for name in COLUMNS if name not in ("samples", "source_
 def page():
     deployment = current_app.extensions["snapthunder"]
     # The page shows the first compilation the document configures; the API serves them all.
-    return render_template("page.html", compilation=next(iter(deployment.endpoints().compilations)),
+    return render_template("page.html", compilation=deployment.endpoints().first_compilation,
                            page_rows=deployment.settings["page_rows"], page_fields=PAGE_FIELDS)
 
 
