@@ -85,7 +85,8 @@ def _open_peers(endpoints: Endpoints, compilation: Compilation, scratch: Path, n
          lambda: OriginalPostgres(shard, junctions, endpoints.first_compilation)),
         (OriginalSqlite, "the SQLite database", lambda: OriginalSqlite(junctions, scratch / "original.sqlite")),
         (Tabix, "the tabix reader", lambda: Tabix(junctions)),
-        (SnapthunderSql, "snapthunder's shard connection", lambda: SnapthunderSql(shard, endpoints.reader, endpoints.first_compilation)),
+        (SnapthunderSql, "snapthunder's shard connection",
+         lambda: SnapthunderSql(shard, endpoints.reader, endpoints.first_compilation)),
     ]
     if endpoints.api_url:
         builders.append((SnapthunderApi, "the API client",

@@ -28,7 +28,8 @@ import subprocess
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from snapthunder.compilations import Compilation, CompilationError, compilation as checked_compilation, search_path_option
+from snapthunder.compilations import Compilation, CompilationError, search_path_option
+from snapthunder.compilations import compilation as checked_compilation
 from snapthunder.plan import ShardPlan
 
 REQUIRED_SHARD_KEYS = ("host", "port", "database", "user", "password", "chromosomes")

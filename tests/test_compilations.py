@@ -123,6 +123,12 @@ def test_another_name_is_a_404_listing_the_compilations_served(http):
     assert response.text == "#ERROR 404 no compilation 'gtexv2' here; this server has gtex, tcga\n"
 
 
+def test_the_page_shows_any_compilation_served(http):
+    assert '"compilation": "gtex"' in http.get("/").text   # the first configured
+    assert '"compilation": "tcga"' in http.get("/", params={"compilation": "tcga"}).text
+    assert http.get("/", params={"compilation": "nope"}).status_code == 404
+
+
 def test_the_loader_must_be_told_which_compilation_when_several_are_configured(deployment, capsys):
     _, outputs, root = deployment
     junctions, _ = compilation_files(root, "gtex", 2)
