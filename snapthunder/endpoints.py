@@ -164,7 +164,7 @@ class Endpoints:
         api_url = doc.get("api_url")
         if api_url is not None and not isinstance(api_url, str):
             raise EndpointsError(f"{origin}: 'api_url' must be a string")
-        known = {"compilations", "catch_all_shard", "chromosome_shards", "reader", "shards", "api_url"}
+        known = {"compilations", "compilation", "catch_all_shard", "chromosome_shards", "reader", "shards", "api_url"}
         return cls(
             compilations=compilations, shards=shards,
             reader=Credentials(_field(reader, "user", str, f"{origin}: reader"),
@@ -248,8 +248,16 @@ def from_stack(stack: str) -> Endpoints:
 
 
 def _compilations(doc: Mapping[str, Any], origin: str) -> dict[str, Compilation]:
-    """`compilations`: name → {data_source, genome}, at least one, each checked."""
-    raw = _field(doc, "compilations", dict, origin)
+    """`compilations`: name → {data_source, genome}, at least one, each checked.
+
+    A document written before several compilations were served names one as
+    `"compilation": "gtex"`: it reads as that one, so environments and saved
+    stack outputs of that time still load, answer and go down.
+    """
+    if "compilations" not in doc and isinstance(doc.get("compilation"), str):
+        raw = {doc["compilation"]: {}}
+    else:
+        raw = _field(doc, "compilations", dict, origin)
     if not raw:
         raise EndpointsError(f"{origin}: 'compilations' is empty: a deployment serves at least one")
     result = {}

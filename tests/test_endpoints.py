@@ -81,3 +81,12 @@ def test_several_compilations_each_keep_their_label_and_genome_and_the_loader_mu
     with pytest.raises(EndpointsError, match=r"serves 4 compilations \(gtex, tcga, srav1m, mine\): say which one "
                                              "with --compilation NAME"):
         parsed.compilation
+
+
+def test_a_document_of_one_compilation_from_before_reads_as_that_compilation():
+    document = sample_document()
+    document["compilation"] = document.pop("compilations") and "tcga"
+    parsed = Endpoints.from_document(document, "old")
+    assert parsed.compilations == {"tcga": compilation("tcga")} and parsed.compilation == "tcga"
+    assert "compilation" not in parsed.to_document() and parsed.to_document()["compilations"] == {
+        "tcga": {"data_source": "TCGA", "genome": "hg38"}}
