@@ -30,6 +30,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     loaded bigint;
     duplicate text;
+    staged name;
 BEGIN
     INSERT INTO intron_staging
         SELECT * FROM intron WHERE NOT (chromosome = ANY (loaded_chromosomes));
@@ -42,8 +43,11 @@ BEGIN
     END;
     DROP TABLE intron;
     ALTER TABLE intron_staging RENAME TO intron;
-    ALTER INDEX intron_staging_pkey RENAME TO intron_pkey;
-    ALTER INDEX intron_staging_region RENAME TO intron_region;
+    -- Each index create_intron_indexes made, intron_staging_X, becomes intron_X.
+    FOR staged IN SELECT index.relname FROM pg_index JOIN pg_class AS index ON index.oid = pg_index.indexrelid
+                  WHERE pg_index.indrelid = 'intron'::regclass LOOP
+        EXECUTE format('ALTER INDEX %I RENAME TO %I', staged, 'intron' || substr(staged, length('intron_staging') + 1));
+    END LOOP;
     ANALYZE intron;
 
     DELETE FROM chromosome_stats;
