@@ -31,6 +31,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import psycopg2
 from matplotlib.figure import Figure
@@ -87,9 +88,8 @@ class ScaleError(RuntimeError):
 
 
 def run(endpoints: Endpoints, sizes: list[str], runs: int, gene_queries: int,
-        progress: bool) -> tuple[list[ScaleRow], list[LoadFigure]]:
-    rows: list[ScaleRow] = []
-    loads: list[LoadFigure] = []
+        progress: bool) -> Iterator[tuple[list[ScaleRow], LoadFigure]]:
+    """Each size's figures as soon as they are measured (the 31 M load alone takes many minutes)."""
     for size in sizes:
         directory = compilation_module.default_directory(compilation_module.FULL_SCALE, SIZES[size])
         compilation = compilation_module.prepare(directory, compilation_module.FULL_SCALE, progress, SIZES[size])
@@ -99,9 +99,8 @@ def run(endpoints: Endpoints, sizes: list[str], runs: int, gene_queries: int,
         summary = load_junctions(str(compilation.junctions_path), endpoints, progress=progress)
         seconds = time.perf_counter() - started
         junctions = sum(summary.rows_per_shard.values())
-        loads.append(LoadFigure(size, junctions, seconds, junctions / seconds))
-        rows += _measure(endpoints, size, junctions, runs, gene_queries)
-    return rows, loads
+        yield _measure(endpoints, size, junctions, runs, gene_queries), LoadFigure(size, junctions, seconds,
+                                                                                   junctions / seconds)
 
 
 def _measure(endpoints: Endpoints, size: str, junctions: int, runs: int, gene_queries: int) -> list[ScaleRow]:
@@ -230,16 +229,21 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as stop:
         return int(stop.code or 0)
     directory, description = report.start_run(arguments.results, argv, "bench.scale")
+    rows: list[ScaleRow] = []
+    loads: list[LoadFigure] = []
     try:
         with open_target(arguments) as endpoints:
-            rows, loads = run(endpoints, arguments.sizes, arguments.runs, arguments.gene_queries,
-                              sys.stderr.isatty())
+            for size_rows, load in run(endpoints, arguments.sizes, arguments.runs, arguments.gene_queries,
+                                       sys.stderr.isatty()):
+                rows += size_rows
+                loads.append(load)
+                path = write(directory, description, rows, loads)
     except (ScaleError, ApiError, EndpointsError, SourceError, ShardLoadError, psycopg2.Error, OSError) as error:
         if arguments.debug:
             raise
         print(f"{parser.prog}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
-    print(f"report: {write(directory, description, rows, loads)}")
+    print(f"report: {path}")
     for goal, measured, met in goals(rows):
         print(f"  {'met' if met else 'MISSED'}: {goal}: {measured}")
     return 0
