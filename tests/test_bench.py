@@ -279,3 +279,5 @@ def test_the_scale_report_gives_each_goal_its_verdict_with_the_figures(tmp_path)
 def test_scale_sizes_outside_the_table_are_a_usage_error(capsys):
     assert scale.main(["--outputs", "x.json", "--sizes", "2M"]) == 2
     assert "choose from 1.5M,7.5M,31M" in capsys.readouterr().err
+    assert scale.main(["--outputs", "x.json", "--sizes", "1.5M,31M", "--no-load"]) == 2
+    assert "--no-load measures one size" in capsys.readouterr().err
