@@ -184,6 +184,11 @@ def _open(deployment: Deployment, parts: list[Part], log: RequestLog, deadline: 
             for index, chromosomes, select_for in entries:
                 if chromosomes is None:
                     held = held or _held_chromosomes(cursor, plan, name)
+                if chromosomes is None and statements.counted_per_shard(parts[index].query):
+                    if held:
+                        select, parameters = select_for(tuple(held))
+                        made.append(((index, held[0]), cursor.mogrify(statements.copy_statement(select), parameters)))
+                    continue
                 for chromosome in held if chromosomes is None else chromosomes:
                     select, parameters = select_for(chromosome)
                     made.append(((index, chromosome), cursor.mogrify(statements.copy_statement(select), parameters)))
