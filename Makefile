@@ -8,7 +8,7 @@ SHARDS ?= 4
 OUTPUTS ?= .snapthunder/endpoints.json
 PYTEST_ARGS ?=
 
-.PHONY: venv up down demo test test-fast bench scan lock clean
+.PHONY: venv up down demo test test-fast bench bench-scale scan lock clean
 
 # $(call with_heartbeat,WHAT,COMMAND): COMMAND, with a line every 10 s while it runs (a quiet step looks hung).
 with_heartbeat = ( while sleep 10; do echo "    ... $(1): still running"; done ) & beat=$$!; \
@@ -41,6 +41,10 @@ BENCH_ARGS ?=
 ## bench: benchmark the local environment (after `make up`): paper, service, load -> bench-results/<run>/report.md
 bench: venv
 	$(PYTHON) -m bench --outputs $(OUTPUTS) $(BENCH_ARGS)
+
+## bench-scale: latency as the compilation grows 1.5 M -> 7.5 M -> 31 M junctions (heavy, niced; REPLACES the shards' data)
+bench-scale: venv
+	nice -n 10 $(PYTHON) -m bench.scale --outputs $(OUTPUTS) $(BENCH_ARGS)
 
 ## test: the whole suite, against real PostgreSQL servers it starts and stops itself
 test: venv scan

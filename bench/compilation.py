@@ -51,8 +51,10 @@ class Compilation:
             return handle.read()
 
 
-def default_directory(scale: float) -> Path:
-    return Path(".snapthunder") / "bench-data" / f"scale-{scale:g}"
+def default_directory(scale: float, background_per_mb: float = synthetic.DEFAULT_BACKGROUND_PER_MB) -> Path:
+    """Where a compilation of that scale (and background density, when not the default) is cached."""
+    background = "" if background_per_mb == synthetic.DEFAULT_BACKGROUND_PER_MB else f"-background-{background_per_mb:g}"
+    return Path(".snapthunder") / "bench-data" / f"scale-{scale:g}{background}"
 
 
 def prepare_needed(directory: Path) -> bool:
@@ -61,8 +63,9 @@ def prepare_needed(directory: Path) -> bool:
     return not all((directory / name).exists() for name in names)
 
 
-def prepare(directory: Path, scale: float, progress: bool) -> Compilation:
+def prepare(directory: Path, scale: float, progress: bool,
+            background_per_mb: float = synthetic.DEFAULT_BACKGROUND_PER_MB) -> Compilation:
     """The compilation in `directory`, generated there at `scale` if it holds none yet."""
     if prepare_needed(directory):
-        synthetic.generate(directory, scale=scale, progress=progress)
+        synthetic.generate(directory, scale=scale, background_per_mb=background_per_mb, progress=progress)
     return Compilation(directory)

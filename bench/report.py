@@ -50,7 +50,7 @@ class RunResults:
     genes: list[GenesRow] | None = None
 
 
-def start_run(results_root: Path, argv: Sequence[str]) -> tuple[Path, dict]:
+def start_run(results_root: Path, argv: Sequence[str], program: str = "bench") -> tuple[Path, dict]:
     """Create the run's directory; return it with the run's description (written as run.json at the end)."""
     now = datetime.datetime.now().astimezone()
     commit = _git("rev-parse", "--short=12", "HEAD") or "unknown"
@@ -60,7 +60,7 @@ def start_run(results_root: Path, argv: Sequence[str]) -> tuple[Path, dict]:
         "started": now.isoformat(timespec="seconds"),
         "commit": commit,
         "uncommitted_changes": bool(_git("status", "--porcelain")),
-        "command": shlex.join(["python", "-m", "bench", *argv]),
+        "command": shlex.join(["python", "-m", program, *argv]),
         "machine": _machine(),
         "versions": {
             "python": platform.python_version(), "psycopg2": psycopg2.__version__.split()[0],

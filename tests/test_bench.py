@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import cli, genes, service
+from bench import cli, genes, scale, service
 from bench.api_client import ApiClient, ApiError
 from bench.genes import GenesRow
 from bench.load import FRACTIONS, LOADER, RAW_COPY, RAW_COPY_QUERYABLE, SHARD_COUNTS, LoadRow
@@ -266,3 +266,34 @@ def test_service_queries_are_seeded_snaptron_queries():
         chromosome, span = query["regions"].split(":")
         start, end = map(int, span.split("-"))
         assert 1 <= start <= end and end - start + 1 <= service.LONGEST_REGION
+
+
+def _scale_rows(gene_ms: tuple[float, float], sample_ms: float, original_ms: float, filter_ms: float) -> list:
+    rows = []
+    for size, junctions, gene in zip(("1.5M", "31M"), (1_538_052, 31_258_105), gene_ms):
+        rows.append(scale.ScaleRow(size, junctions, scale.GENE_QUERIES, gene, 3 * gene, 200))
+        rows += [scale.ScaleRow(size, junctions, name, sample_ms, sample_ms, 9) for name in scale.SAMPLE_QUERIES]
+        rows.append(scale.ScaleRow(size, junctions, scale.ORIGINAL_SAMPLE_COUNT, original_ms, original_ms, 9))
+        rows += [scale.ScaleRow(size, junctions, name, filter_ms, filter_ms, 1) for name in scale.FILTER_QUERIES]
+    return rows
+
+
+def test_the_scale_report_gives_each_goal_its_verdict_with_the_figures(tmp_path):
+    met = _scale_rows((7.0, 8.0), sample_ms=40.0, original_ms=25_000.0, filter_ms=90.0)
+    assert [verdict for _, _, verdict in scale.goals(met)] == [True, True, True, True]
+    missed = _scale_rows((7.0, 10.0), sample_ms=600.0, original_ms=25_000.0, filter_ms=1_500.0)
+    assert [verdict for _, _, verdict in scale.goals(missed)] == [False, False, False, False]
+    loads = [scale.LoadFigure("1.5M", 1_538_052, 20.0, 76_902.6), scale.LoadFigure("31M", 31_258_105, 400.0, 78_145.3)]
+    path = scale.write(tmp_path, {"commit": "abc", "started": "now"}, missed, loads)
+    text = path.read_text()
+    assert "| gene-query p50 flat (within 1.3x) from 1.5M to 31M junctions | 7.0 ms -> 10.0 ms (1.43x) | missed |" in text
+    assert (tmp_path / "scale.png").stat().st_size > 0
+    with (tmp_path / "scale.csv").open() as handle:
+        assert next(csv.reader(handle)) == ["size", "junctions", "measure", "median_ms", "p99_ms", "answer"]
+
+
+def test_scale_sizes_outside_the_table_are_a_usage_error(capsys):
+    assert scale.main(["--outputs", "x.json", "--sizes", "2M"]) == 2
+    assert "choose from 1.5M,7.5M,31M" in capsys.readouterr().err
+    assert scale.main(["--outputs", "x.json", "--sizes", "1.5M,31M", "--no-load"]) == 2
+    assert "--no-load measures one size" in capsys.readouterr().err

@@ -63,8 +63,9 @@ def test_the_reader_role_can_read_and_run_the_query_functions(local_environment:
     connection, cursor = reader_cursor(local_environment)
     try:
         cursor.execute("SELECT count(*) FROM intron")
-        cursor.execute("SELECT python_float_text(1.5), (project_samples(',1:2,3:4', '{3}')).samples")
-        assert cursor.fetchone() == ("1.5", ",3:4")
+        cursor.execute("SELECT python_float_text(1.5), (project_samples(',1:2,3:4', '{3}')).samples, "
+                       "sample_ids(',17:3,5:10,017:1')")
+        assert cursor.fetchone() == ("1.5", ",3:4", [17, 5, 17])
     finally:
         connection.close()
 

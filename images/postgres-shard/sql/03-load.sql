@@ -42,6 +42,7 @@ DECLARE
     staging text := table_name || '_staging';
     loaded bigint;
     duplicate text;
+    staged name;
 BEGIN
     EXECUTE format('INSERT INTO %I SELECT * FROM %I WHERE NOT (chromosome = ANY ($1))', staging, table_name)
         USING loaded_chromosomes;
@@ -54,8 +55,11 @@ BEGIN
     END;
     EXECUTE format('DROP TABLE %I', table_name);
     EXECUTE format('ALTER TABLE %I RENAME TO %I', staging, table_name);
-    EXECUTE format('ALTER INDEX %I RENAME TO %I', staging || '_pkey', table_name || '_pkey');
-    EXECUTE format('ALTER INDEX %I RENAME TO %I', staging || '_region', table_name || '_region');
+    -- Each index create_intron_indexes made, <table>_staging_X, becomes <table>_X.
+    FOR staged IN SELECT index.relname FROM pg_index JOIN pg_class AS index ON index.oid = pg_index.indexrelid
+                  WHERE pg_index.indrelid = table_name::regclass LOOP
+        EXECUTE format('ALTER INDEX %I RENAME TO %I', staged, table_name || substr(staged, length(staging) + 1));
+    END LOOP;
     EXECUTE format('ANALYZE %I', table_name);
 
     EXECUTE format('DELETE FROM %I', stats_table);

@@ -188,6 +188,12 @@ def _open(deployment: Served, parts: list[Part], log: RequestLog, deadline: Dead
                 feature = parts[index].query.feature
                 if chromosomes is None and feature not in held:
                     held[feature] = _held_chromosomes(cursor, plan, name, feature)
+                if chromosomes is None and statements.counted_per_shard(parts[index].query):
+                    if held[feature]:
+                        select, parameters = select_for(tuple(held[feature]))
+                        made.append(((index, held[feature][0]),
+                                     cursor.mogrify(statements.copy_statement(select), parameters)))
+                    continue
                 for chromosome in held[feature] if chromosomes is None else chromosomes:
                     select, parameters = select_for(chromosome)
                     made.append(((index, chromosome), cursor.mogrify(statements.copy_statement(select), parameters)))
