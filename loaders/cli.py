@@ -15,6 +15,8 @@ from pathlib import Path
 import psycopg2
 
 from loaders.directory import DirectoryError, read_directory
+from loaders.feature_lines import FeatureFileError, SpooledTable
+from loaders.gencode import GencodeFile
 from loaders.genes import GenesFile
 from loaders.pipeline import LoadSummary, load_junctions
 from loaders.rejects import RejectsFile, default_rejects_path
@@ -22,9 +24,10 @@ from loaders.samples import SamplesFile
 from loaders.shard_writer import ShardLoadError
 from loaders.two_phase import recover
 from loaders.source import SourceError
+from loaders.transcripts import TranscriptsFile
 from loaders.unique_ids import DuplicateIdError
 from snapthunder.endpoints import Endpoints, EndpointsError
-from snapthunder.layout import GENES_FILE, JUNCTIONS_FILES, SAMPLES_FILE
+from snapthunder.layout import ANNOTATIONS_FILE, GENCODE_ENDINGS, GENES_FILE, JUNCTIONS_FILES, SAMPLES_FILE
 from snapthunder.targets import add_target_arguments, open_target
 
 
@@ -36,8 +39,10 @@ def parser() -> argparse.ArgumentParser:
     )
     result.add_argument("file", metavar="FILE|DIR", nargs="?",
                         help="junctions: .bgz, .gz or plain TSV; - for stdin; or an http(s) URL; or a compilation "
-                             f"directory, whose {' / '.join(JUNCTIONS_FILES)}, {SAMPLES_FILE} and {GENES_FILE} "
-                             "are loaded (as --samples and --genes) and its other files listed as skipped")
+                             f"directory, whose {' / '.join(JUNCTIONS_FILES)}, {SAMPLES_FILE}, {GENES_FILE}, GENCODE "
+                             f"file ({' '.join('*' + ending for ending in GENCODE_ENDINGS)}) and {ANNOTATIONS_FILE} "
+                             "are loaded (as --samples, --genes, --gencode and --annotations) and its other files "
+                             "listed as skipped")
     result.add_argument("--recover", action="store_true",
                         help="instead of loading, finish or roll back a load that a dead loader left half-committed "
                              "(every load does this first)")
@@ -49,6 +54,14 @@ def parser() -> argparse.ArgumentParser:
                         help="also load the genome's RefSeq transcripts (refseq_transcripts_by_hgvs.tsv, UCSC refFlat "
                              "layout) into every shard, for gene names in regions=; kept until a load gives them again "
                              "(bad lines go to ./PATH.rejects.tsv)")
+    result.add_argument("--gencode", metavar="PATH",
+                        help="also load the compilation's GENCODE genes (GFF3 or GTF, gzipped or not) into every "
+                             "shard, for versioned gene ids in regions= (ENSG00000171094.15); kept until a load gives "
+                             "them again; a bad line stops the load, naming it")
+    result.add_argument("--annotations", metavar="PATH",
+                        help=f"also load the compilation's transcripts ({ANNOTATIONS_FILE}) onto the shards by "
+                             "chromosome, for /annotations; kept until a load gives them again; a bad line stops the "
+                             "load, naming it")
     result.add_argument("--rejects", type=Path, metavar="PATH",
                         help="where bad junction lines go, with line number and reason (default: ./FILE.rejects.tsv; "
                              "bad samples lines go to ./SAMPLES.rejects.tsv)")
@@ -72,18 +85,25 @@ def main(argv: list[str] | None = None) -> int:
     samples_rejects = RejectsFile(default_rejects_path(arguments.samples)) if arguments.samples else None
     samples = None
     genes = GenesFile(arguments.genes) if arguments.genes else None
+    annotations: list[SpooledTable] = []
     try:
         with open_target(arguments) as endpoints:
             if arguments.recover:
                 print("\n".join(recover(endpoints)) or "nothing to recover: no shard holds a prepared load")
                 return 0
             samples = SamplesFile(arguments.samples, endpoints.compilation, samples_rejects) if arguments.samples else None
+            if arguments.gencode:
+                annotations.append(GencodeFile(arguments.gencode))
+            if arguments.annotations:
+                annotations.append(TranscriptsFile(arguments.annotations, endpoints.plan()))
             summary = load_junctions(arguments.file, endpoints, arguments.rejects, arguments.jobs,
-                                     progress=_show_progress(arguments.quiet), samples=samples, genes=genes)
+                                     progress=_show_progress(arguments.quiet), samples=samples, genes=genes,
+                                     annotations=annotations)
     except argparse.ArgumentTypeError as error:
         print(f"usage error: {error}", file=sys.stderr)
         return 2
-    except (EndpointsError, SourceError, DuplicateIdError, ShardLoadError, psycopg2.Error, OSError) as error:
+    except (EndpointsError, SourceError, DuplicateIdError, ShardLoadError, FeatureFileError, psycopg2.Error,
+            OSError) as error:
         if arguments.debug:
             raise
         print(f"error: {_one_line(error)}", file=sys.stderr)
@@ -91,15 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if samples_rejects is not None:
             samples_rejects.close()
-        for extra in (samples, genes):
+        for extra in (samples, genes, *annotations):
             if extra is not None:
                 extra.close()
-    _print_summary(summary, endpoints, samples, genes)
+    _print_summary(summary, endpoints, samples, genes, annotations)
     return 0
 
 
 def _take_directory(arguments: argparse.Namespace) -> None:
-    """If FILE is a compilation directory, point `file`, `samples` and `genes` at its files; list what it skips.
+    """If FILE is a compilation directory, point `file` and the options at its files; list what it skips.
 
     An option and the directory naming the same kind of file is a usage error:
     which one was meant is the user's to say.
@@ -107,7 +127,8 @@ def _take_directory(arguments: argparse.Namespace) -> None:
     if arguments.file is None or not Path(arguments.file).is_dir():
         return
     directory = read_directory(Path(arguments.file))
-    for option, found in (("samples", directory.samples), ("genes", directory.genes)):
+    for option, found in (("samples", directory.samples), ("genes", directory.genes),
+                          ("gencode", directory.gencode), ("annotations", directory.annotations)):
         if found is not None and getattr(arguments, option) is not None:
             raise DirectoryError(f"--{option} {getattr(arguments, option)} and {found}: give one of them "
                                  f"(move {found.name} out of {arguments.file}, or drop --{option})")
@@ -119,7 +140,7 @@ def _take_directory(arguments: argparse.Namespace) -> None:
 
 
 def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: SamplesFile | None,
-                   genes: GenesFile | None) -> None:
+                   genes: GenesFile | None, annotations: list[SpooledTable]) -> None:
     for line in summary.recovered:
         print(line)
     rate = summary.rows_loaded / summary.seconds if summary.seconds else 0
@@ -147,6 +168,8 @@ def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: SamplesF
               f"({genes.skipped:,} on contigs that hold no genes skipped)")
         if genes.rejects.count:
             print(f"genes: {genes.rejects.count:,} bad lines, see {genes.rejects.path}", file=sys.stderr)
+    for annotation in annotations:
+        print(annotation.summary())
     if summary.rejected:
         print(f"rejected {summary.rejected:,} of {summary.lines:,} lines: see {summary.rejects_path}")
 

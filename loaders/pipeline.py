@@ -8,8 +8,8 @@ are taken back in file order. Each run of good lines goes to the writer of its
 shard (created when the shard's first line arrives, so a shard the file does
 not touch keeps its junctions); bad lines go to the rejects file with their
 line number and reason and never stop the load. When the input ends every
-shard builds its indexes, the samples and genes (if any) are written in each shard's
-transaction, and only when all are ready are they prepared and committed
+shard builds its indexes, the samples, genes and annotations (if any) are written in
+each shard's transaction, and only when all are ready are they prepared and committed
 (two_phase.py): a failure before that leaves every shard as it was.
 """
 
@@ -26,12 +26,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.pool import Pool
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy
 import psycopg2
 from tqdm import tqdm
 
+from loaders.feature_lines import SpooledTable
 from loaders.rejects import RejectsFile, default_rejects_path
 from loaders.genes import GenesFile
 from loaders.samples import SamplesFile
@@ -77,8 +78,9 @@ def load_junctions(
     progress: bool = False,
     samples: SamplesFile | None = None,
     genes: GenesFile | None = None,
+    annotations: Sequence[SpooledTable] = (),
 ) -> LoadSummary:
-    """Load a junctions file (and `samples`, `genes`) into the shards of `endpoints`, on all or none of them.
+    """Load a junctions file (and `samples`, `genes`, `annotations`) into the shards of `endpoints`, all or none.
 
     Raises on data, I/O or shard errors, with nothing changed unless the
     message says otherwise (a failure during the commit: two_phase.py).
@@ -129,7 +131,7 @@ def load_junctions(
                 for writer in writers.values():
                     writer.abort()
                 raise
-            for extra in (samples, genes):
+            for extra in (samples, genes, *annotations):
                 if extra is not None:
                     for participant in load.participants.values():
                         extra.write(participant)

@@ -6,8 +6,10 @@ module writes a stand-in in the exact Snaptron format (docs/API.md lists the
 columns): a bgzip-compressed, tabix-indexed, 17-column junction file, a
 `samples.tsv` and its `samples.groups.tsv` (one group per tissue), and a
 small genes table, `refseq_transcripts_by_hgvs.tsv`, whose genes lie where
-the junctions are (synthetic_genes.py), for gene names in `regions=`. This
-module writes the junctions; synthetic_samples.py the two samples tables.
+the junctions are (synthetic_genes.py), for gene names in `regions=`, with
+the same genes as GENCODE-like versioned ids and as all_transcripts.gtf.bgz
+for /annotations (synthetic_annotations.py). This module writes the
+junctions; synthetic_samples.py the two samples tables.
 
 Two properties make the stand-in useful rather than merely well-formed:
 
@@ -36,9 +38,10 @@ import numpy
 import pysam
 from tqdm import tqdm
 
-from snapthunder.layout import GENES_FILE, GROUPS_FILE, JUNCTIONS_FILE, SAMPLES_FILE
+from snapthunder.layout import ANNOTATIONS_FILE, GENES_FILE, GROUPS_FILE, JUNCTIONS_FILE, SAMPLES_FILE
 from snapthunder.plan import GRCH38_LENGTHS
-from snapthunder.synthetic_genes import write_genes_table
+from snapthunder.synthetic_annotations import write_annotation_files
+from snapthunder.synthetic_genes import transcripts, write_genes_table
 from snapthunder.synthetic_samples import write_sample_groups, write_samples_table
 
 # The assembled chromosomes' lengths come from the shard plan (one table for the
@@ -136,6 +139,8 @@ class GeneratedCompilation:
     genes_path: Path
     row_count: int
     rows_per_chromosome: dict[str, int]
+    gencode_path: Path
+    annotations_path: Path
 
 
 class Segment(NamedTuple):
@@ -451,7 +456,7 @@ def generate(
     background_per_mb: float = DEFAULT_BACKGROUND_PER_MB,
     progress: bool = False,
 ) -> GeneratedCompilation:
-    """Write junctions.bgz, junctions.bgz.tbi, samples.tsv, samples.groups.tsv and the genes table into out_dir.
+    """Write junctions.bgz(.tbi), samples.tsv, samples.groups.tsv and the gene tables into out_dir.
 
     Junctions, samples and genes draw from independent streams of one seed, so
     the samples and genes tables do not change with scale or background density.
@@ -479,9 +484,12 @@ def generate(
     write_samples_table(samples_path, numpy.random.default_rng(samples_seed), samples)
     write_sample_groups(out_dir / GROUPS_FILE, samples_path)
     genes_path = out_dir / GENES_FILE
-    write_genes_table(genes_path, numpy.random.default_rng(genes_seed))
+    genes = list(transcripts(numpy.random.default_rng(genes_seed)))
+    write_genes_table(genes_path, genes)
+    gencode_path, annotations_path = write_annotation_files(out_dir, genes)
     return GeneratedCompilation(
-        junctions_path, index_path, samples_path, genes_path, sum(rows_per_chromosome.values()), rows_per_chromosome
+        junctions_path, index_path, samples_path, genes_path, sum(rows_per_chromosome.values()), rows_per_chromosome,
+        gencode_path, annotations_path
     )
 
 
@@ -493,7 +501,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out", required=True, type=Path,
-        help=f"directory to write junctions.bgz(.tbi), samples.tsv, samples.groups.tsv and {GENES_FILE} into"
+        help=f"directory to write junctions.bgz(.tbi), samples.tsv, samples.groups.tsv, {GENES_FILE}, "
+             f"a GENCODE-like GFF3 and {ANNOTATIONS_FILE} into"
     )
     parser.add_argument(
         "--scale", type=float, default=1.0, help="multiplies every junction density (default 1: ~1.5 M rows)"

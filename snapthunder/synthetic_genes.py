@@ -61,10 +61,10 @@ def transcripts(random: numpy.random.Generator) -> Iterator[Transcript]:
         yield Transcript(MULTI_LOCUS_SYMBOL, chromosome, "+", start, end)
 
 
-def write_genes_table(path: Path, random: numpy.random.Generator) -> None:
-    """Write the refFlat table to `path`."""
+def write_genes_table(path: Path, table: list[Transcript]) -> None:
+    """Write the refFlat table of `table` (transcripts() drawn once) to `path`."""
     with path.open("w", encoding="ascii", newline="\n") as handle:
-        for number, transcript in enumerate(transcripts(random), 1):
+        for number, transcript in enumerate(table, 1):
             symbol, chromosome, strand, start, end = transcript
             exon_starts, exon_ends = f"{start},{end - EXON_LENGTH},", f"{start + EXON_LENGTH},{end},"
             handle.write(f"{symbol}\tNM_{number:06d}\t{chromosome}\t{strand}\t{start}\t{end}\t"

@@ -63,7 +63,7 @@ def empty_shards(local_environment: Endpoints) -> Endpoints:
     for shard in local_environment.shards.values():
         with psycopg2.connect(**shard.connect_arguments()) as connection, connection.cursor() as cursor:
             cursor.execute("TRUNCATE intron, chromosome_stats, load_history, sample, sample_field, sample_group, "
-                           "gene_transcript")
+                           "gene_transcript, gencode_gene, annotation_transcript")
             cursor.execute("DELETE FROM shard_metadata WHERE key <> 'schema_version'")
         connection.close()
     return local_environment

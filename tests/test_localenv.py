@@ -24,8 +24,9 @@ from tests.conftest import postgres_servers, query_all_shards, scratch_directory
 
 def test_each_shard_runs_the_images_sql_with_both_roles(local_environment: Endpoints):
     tables = query_all_shards(local_environment, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-    assert all(rows == [("chromosome_stats",), ("gene_transcript",), ("intron",), ("load_history",), ("sample",),
-                       ("sample_field",), ("sample_group",), ("shard_metadata",)]
+    assert all(rows == [("annotation_transcript",), ("chromosome_stats",), ("gencode_gene",), ("gene_transcript",),
+                       ("intron",), ("load_history",), ("sample",), ("sample_field",), ("sample_group",),
+                       ("shard_metadata",)]
                for rows in tables.values())
     version = query_all_shards(local_environment, "SELECT value FROM shard_metadata WHERE key = 'schema_version'")
     assert all(rows == [("3",)] for rows in version.values())

@@ -128,6 +128,22 @@ def in_order(deployment: Deployment, parts: list[Part], header: bytes, log: Requ
     return _streamed(body(), wire.TSV_CONTENT_TYPE, streams.close)
 
 
+def parts_in_order(deployment: Deployment, streams: Streams, preambles: list[bytes], log: RequestLog) -> Response:
+    """Part after part (keys `(index, …)`): its preamble, then its rows; an early ending is the answer's last line."""
+    def body() -> Iterator[bytes]:
+        for index, preamble in enumerate(preambles):
+            yield preamble
+            feed = RowFeed(streams, None, deployment.settings, log, index)
+            yield from feed
+            ending = feed.ending()
+            if ending:
+                yield ending
+                return
+        log.outcome = "complete"
+
+    return _streamed(body(), wire.TSV_CONTENT_TYPE, streams.close)
+
+
 def text_answer(body: str, log: RequestLog) -> Response:
     """A small, complete TSV answer computed before responding (counts, browser links, timestamps)."""
     log.rows, log.outcome = body.count("\n"), "complete"
