@@ -93,9 +93,10 @@ def parts(request: AnnotationRequest, loci: dict[str, list[Region]]) -> list[Par
 
 def select_statement(part: Part, limit: int) -> tuple[sql.Composed, dict]:
     """A part's rows: `Mixed:G` and the nine columns (the rank as score for a gene locus), in the answer's order."""
-    columns = [sql.Identifier(name) if name != "score" or not part.ranked else sql.SQL("rank::text")
+    columns = [sql.Identifier(name) if name != "score" or not part.ranked else sql.SQL("rank::text AS score")
                for name in _COLUMNS]
-    order = sql.SQL("rank DESC, line LIMIT {}").format(sql.Placeholder("limit")) if part.ranked else sql.SQL("line")
+    order = (sql.SQL("annotation_transcript.rank DESC, line LIMIT {}").format(sql.Placeholder("limit"))
+             if part.ranked else sql.SQL("line"))
     statement = sql.SQL("SELECT {}, {} FROM annotation_transcript WHERE chromosome = {} AND {} ORDER BY {}").format(
         sql.Placeholder("data_source"), sql.SQL(", ").join(columns), sql.Placeholder("chromosome"),
         _CONDITIONS[part.mode], order)

@@ -86,11 +86,17 @@ def loci(transcripts: Iterable[tuple[str, int, int]]) -> list[Region]:
 
 
 def unknown_gene_id(name: str, near_ids: Sequence[str], any_loaded: bool, parameter: str = "regions") -> QueryError:
-    """The refusal of a gene id the compilation's GENCODE genes do not have, with the nearest ones they have."""
+    """The refusal of a gene id the compilation's GENCODE genes do not have, with the nearest ones they have.
+
+    Nearest: the same gene's other versions (the usual mistake: another
+    GENCODE release), else the most similar ids among `near_ids`.
+    """
     if not any_loaded:
         return QueryError(parameter, f"gene id {shown(name)}: no GENCODE genes are loaded (load the compilation's "
                                      "GENCODE *.gff3.gz with the loader's --gencode); give chrN:start-end")
-    near = difflib.get_close_matches(name.upper(), near_ids, NEAR_NAMES, 0.6)
+    stable = name.upper().split(".")[0]
+    versions = sorted(gene_id for gene_id in near_ids if gene_id.split(".")[0] == stable)
+    near = versions[:NEAR_NAMES] or difflib.get_close_matches(name.upper(), near_ids, NEAR_NAMES, 0.6)
     hint = f"; did you mean {', '.join(near)}?" if near else ""
     return QueryError(parameter, f"unknown gene id {shown(name)}{hint} (versioned GENCODE ids, as "
                                  "ENSG00000171094.15, any case; or a gene symbol, or chrN:start-end)")

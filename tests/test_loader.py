@@ -392,7 +392,12 @@ def test_a_compilation_directory_loads_whole_twice_alike_and_lists_what_it_skips
     (compilation / "samples.groups.tsv").write_text("group_short_name\tgroup_long_name\trail_id_count\trail_ids\n"
                                                     "Brain\tBrain\t1\t1\n")
     (compilation / "refseq_transcripts_by_hgvs.tsv").write_text("CD99\tNM_1\tchrX\t+\t2691132\t2741309\t0\t0\t1\t0,\t1,\n")
-    for name in ("genes.bgz", "exons.bgz", "all_transcripts.gtf.bgz", "junctions.gz.tbi", "notes.txt"):
+    (compilation / "gencode.v26.annotation.gff3").write_text(
+        "##gff-version 3\nchrX\tHAVANA\tgene\t2691133\t2741309\t.\t+\t.\tID=ENSG00000002586.19;"
+        "gene_id=ENSG00000002586.19;gene_name=CD99\n")
+    write_gzip(compilation / "all_transcripts.gtf.bgz",
+               ['chr2\tGC\ttranscript\t100\t900\t.\t+\t.\ttranscript_id "T1";exons "100-200,800-900";'])
+    for name in ("genes.bgz", "exons.bgz", "other.gtf.bgz", "junctions.gz.tbi", "notes.txt"):
         (compilation / name).write_text("")
     arguments = [str(compilation), "--outputs", str(_outputs(empty_shards)), "--quiet"]
     contents = []
@@ -400,19 +405,25 @@ def test_a_compilation_directory_loads_whole_twice_alike_and_lists_what_it_skips
         assert main(arguments) == 0
         output = capsys.readouterr()
         assert output.err.splitlines() == [
-            f"skipped {compilation}/all_transcripts.gtf.bgz: annotation GTF (GENCODE gene ids in regions=) is not "
-            "served yet",
             f"skipped {compilation}/exons.bgz: Snaptron's exon table (the exons endpoint) is not served yet",
             f"skipped {compilation}/genes.bgz: Snaptron's gene table (the genes endpoint) is not served yet",
             f"skipped {compilation}/junctions.gz.tbi: a tabix index: the shards index the junctions themselves",
-            f"skipped {compilation}/notes.txt: not a Snaptron file this loader knows"]
+            f"skipped {compilation}/notes.txt: not a Snaptron file this loader knows",
+            f"skipped {compilation}/other.gtf.bgz: not a Snaptron file this loader knows"]
         assert "loaded 2 samples" in output.out and "loaded 1 gene transcripts" in output.out
+        assert "loaded 1 GENCODE genes" in output.out and "loaded 1 transcripts" in output.out
         contents.append(query_all_shards(empty_shards, "SELECT (SELECT count(*) FROM intron), "
                                                        "(SELECT array_agg(rail_id ORDER BY rail_id) FROM sample), "
                                                        "(SELECT array_agg(name) FROM sample_group), "
-                                                       "(SELECT array_agg(symbol) FROM gene_transcript)"))
+                                                       "(SELECT array_agg(symbol) FROM gene_transcript), "
+                                                       "(SELECT array_agg(gene_id) FROM gencode_gene), "
+                                                       "(SELECT count(*) FROM annotation_transcript)"))
     assert contents[0] == contents[1]
-    assert [rows[0][1:] for rows in contents[0].values()] == [([0, 1], ["Brain"], ["CD99"])] * len(empty_shards.shards)
+    assert [rows[0][1:5] for rows in contents[0].values()] == [
+        ([0, 1], ["Brain"], ["CD99"], ["ENSG00000002586.19"])] * len(empty_shards.shards)
+    chr2_shard = empty_shards.plan().shard_for("chr2")
+    assert {name: rows[0][5] for name, rows in contents[0].items()} == {
+        name: int(name == chr2_shard) for name in empty_shards.shards}
     assert rows_by_chromosome(empty_shards) == {"chr1": 5, "chr2": 5}
 
 
