@@ -52,11 +52,15 @@ class ApiClient:
             raise ApiError(f"{base_url!r} is not an http(s) URL")
         connection_class = http.client.HTTPSConnection if parsed.scheme == "https" else http.client.HTTPConnection
         self.connection = connection_class(parsed.hostname, parsed.port, timeout=timeout)
-        self.path = f"{parsed.path.rstrip('/')}/{urllib.parse.quote(compilation)}/snaptron"
+        self.path = f"{parsed.path.rstrip('/')}/{urllib.parse.quote(compilation)}"
         self.base_url = base_url
 
     def snaptron(self, parameters: Mapping[str, str]) -> Response:
-        target = f"{self.path}?{urllib.parse.urlencode(parameters, safe=':,>')}"
+        return self.get("snaptron", urllib.parse.urlencode(parameters, safe=":,>"))
+
+    def get(self, endpoint: str, query_string: str) -> Response:
+        """`GET {base}/{compilation}/{endpoint}?{query_string}` (the string as given: Snaptron's own encoding)."""
+        target = f"{self.path}/{endpoint}?{query_string}"
         try:
             response = self._send(target)
             if response.status == 200:

@@ -14,7 +14,8 @@ import gzip
 from pathlib import Path
 
 from snapthunder import synthetic
-from snapthunder.layout import GENES_FILE
+from snapthunder.layout import ANNOTATIONS_FILE, GENES_FILE
+from snapthunder.synthetic_annotations import GENCODE_FILE
 
 FULL_SCALE = 1.0
 QUICK_SCALE = 0.015
@@ -34,6 +35,14 @@ class Compilation:
     def samples_path(self) -> Path:
         return self.directory / SAMPLES_NAME
 
+    @property
+    def genes_path(self) -> Path:
+        return self.directory / GENES_FILE
+
+    @property
+    def gencode_path(self) -> Path:
+        return self.directory / GENCODE_FILE
+
     def sample_total(self) -> int:
         """Samples in samples.tsv (its header line aside): the range service queries draw `sids` from."""
         with self.samples_path.open("rb") as handle:
@@ -51,7 +60,8 @@ def default_directory(scale: float) -> Path:
 
 def prepare_needed(directory: Path) -> bool:
     """Whether `prepare` would generate (the demo says so first: it is its longest step)."""
-    return not all((directory / name).exists() for name in (JUNCTIONS_NAME, SAMPLES_NAME, GENES_FILE))
+    return not all((directory / name).exists()
+                   for name in (JUNCTIONS_NAME, SAMPLES_NAME, GENES_FILE, GENCODE_FILE, ANNOTATIONS_FILE))
 
 
 def prepare(directory: Path, scale: float, progress: bool) -> Compilation:

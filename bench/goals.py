@@ -5,7 +5,9 @@ peer 1, its counts no slower, and every shape within 2× of the floor; the same
 figures for direct SQL (peer 4) are shown beside them for information. Service:
 median latency at least 5× lower than the original design's serving, at least
 300 requests/s with 8 clients, no errors. Load: the loader at least 85% of the
-raw-COPY floor's rows/s on the whole file.
+raw-COPY floor's rows/s on the whole file. Names: every sfilter clause's
+median under 50 ms over 316,000 samples; a gene name (and a gene id) within
+1.1× of the same query by coordinates.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from bench.load import LOADER, LoadRow
+from bench.names import NamesRow, ratios
 from bench.paper import PaperRow
 from bench.peers import SnapthunderApi, SnapthunderSql
 from bench.queries import SHAPES, WINDOW_ENDS
@@ -25,6 +28,8 @@ LATENCY_RATIO = 5.0
 THROUGHPUT_CLIENTS = 8
 THROUGHPUT = 300.0
 LOAD_SHARE = 0.85
+SFILTER_MS = 50.0
+NAME_RATIO = 1.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,3 +108,15 @@ def load_goals(rows: list[LoadRow]) -> list[Goal]:
             for row in whole] or [Goal("load", f"loader ≥ {LOAD_SHARE:.0%} of the raw-COPY floor's rows/s",
                                        None, LOAD_SHARE, True, "of floor")]
 
+
+
+def names_goals(rows: list[NamesRow]) -> list[Goal]:
+    sfilter = [row.median_ms for row in rows if row.measure == "sfilter"]
+    found = ratios(rows)
+    samples = rows[0].samples if rows else 0
+    return [Goal("names", f"sfilter over {samples:,} samples: slowest clause's median < {SFILTER_MS:g} ms",
+                 max(sfilter) if sfilter else None, SFILTER_MS, False, "ms"),
+            Goal("names", f"gene name within {NAME_RATIO:g}× of its coordinates (median over genes)",
+                 found["name"], NAME_RATIO, False, "×"),
+            Goal("names", f"GENCODE gene id within {NAME_RATIO:g}× of its span with exact=1 (median over genes)",
+                 found["gene id"], NAME_RATIO, False, "×")]

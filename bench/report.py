@@ -33,6 +33,7 @@ from bench import goals, plots
 from bench.compilation import Compilation
 from bench.goals import Goal
 from bench.load import RAW_COPY_QUERYABLE, LoadRow
+from bench.names import NamesRow
 from bench.paper import PaperResult, PaperRow
 from bench.queries import SHAPES
 from bench.service import ServiceAnswer, ServiceResult, ServiceRow
@@ -46,6 +47,7 @@ class RunResults:
     paper: PaperResult | None = None
     service: ServiceResult | None = None
     load: list[LoadRow] | None = None
+    names: list[NamesRow] | None = None
 
 
 def start_run(results_root: Path, argv: Sequence[str]) -> tuple[Path, dict]:
@@ -100,6 +102,9 @@ def write(directory: Path, description: dict, results: RunResults, runs: int) ->
         write_csv(directory / "load.csv", LoadRow, results.load)
         plots.load_plot(results.load, directory / "load.png")
         sections.append(_load_section(results.load))
+    if results.names is not None:
+        write_csv(directory / "names.csv", NamesRow, results.names)
+        sections.append(_names_section(results.names))
     path = directory / "report.md"
     path.write_text("\n\n".join(sections) + "\n")
     return path
@@ -127,6 +132,8 @@ def _evaluated(results: RunResults) -> list[Goal]:
         found += goals.service_goals(results.service.rows)
     if results.load is not None:
         found += goals.load_goals(results.load)
+    if results.names is not None:
+        found += goals.names_goals(results.names)
     return found
 
 
@@ -226,6 +233,18 @@ def _load_section(rows: list[LoadRow]) -> str:
               f"{row.rows_per_second:,.0f} | {row.share_of_copy_floor:.0%} | {row.share_of_queryable_floor:.0%} |"
               for row in rows]
     lines += ["", "![load: rows/s against shards and input size](load.png)"]
+    return "\n".join(lines)
+
+
+def _names_section(rows: list[NamesRow]) -> str:
+    lines = ["## Names: sfilter and gene names through the API", "",
+             f"- sfilter: `/samples?sfilter=…` over {rows[0].samples if rows else 0:,} generated samples, the whole "
+             "answer read.",
+             "- gene: each symbol as `regions=SYMBOL` and as its locus, and its GENCODE id (exact=1) against its "
+             "span with `exact=1`, interleaved round by round.", "",
+             "| measure | query | contender | rows | median ms |", "|---|---|---|---|---|"]
+    lines += [f"| {row.measure} | `{row.query}` | {row.contender} | {row.rows:,} | {row.median_ms:.2f} |"
+              for row in rows]
     return "\n".join(lines)
 
 

@@ -193,7 +193,7 @@ def test_gene_regions_rank_by_exons_and_cds_limit_per_locus_and_print_one_header
     for text, items, limit in [
         ("SYNG3,syngm&limit=2", [(True, symbols["SYNG3"], "overlap"), (True, symbols["SYNGM"], "overlap")], 2),
         ("SYNG7", [(True, symbols["SYNG7"], "overlap")], 20),
-        (f"chr1:1000000-1100000,SYNG5,chr1:1000000-1100000&limit=1",
+        ("chr1:1000000-1100000,SYNG5,chr1:1000000-1100000&limit=1",
          [(False, [Region("chr1", 1_000_000, 1_100_000)], "overlap"), (True, symbols["SYNG5"], "overlap"),
           (False, [Region("chr1", 1_000_000, 1_100_000)], "overlap")], 1),
         (f"{gene_id(4)},SYNG4", [(True, [annotated.genes[gene_id(4)]], "exact"), (True, symbols["SYNG4"], "exact")],

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import Callable, Iterator
+from typing import Callable, Generator, Iterator
 
 from flask import Response, current_app, g, request
 
@@ -117,11 +117,7 @@ def in_order(deployment: Deployment, parts: list[Part], header: bytes, log: Requ
                     yield marker_line(error).encode()
                     return
                 continue
-            feed = RowFeed(streams, part.query.limit, deployment.settings, log, index)
-            yield from feed
-            ending = feed.ending()
-            if ending:
-                yield ending
+            if (yield from _part_rows(streams, index, part.query.limit, deployment, log)):
                 return
         log.outcome = "complete"
 
@@ -133,15 +129,22 @@ def parts_in_order(deployment: Deployment, streams: Streams, preambles: list[byt
     def body() -> Iterator[bytes]:
         for index, preamble in enumerate(preambles):
             yield preamble
-            feed = RowFeed(streams, None, deployment.settings, log, index)
-            yield from feed
-            ending = feed.ending()
-            if ending:
-                yield ending
+            if (yield from _part_rows(streams, index, None, deployment, log)):
                 return
         log.outcome = "complete"
 
     return _streamed(body(), wire.TSV_CONTENT_TYPE, streams.close)
+
+
+def _part_rows(streams: Streams, index: int, limit: int | None, deployment: Deployment,
+               log: RequestLog) -> Generator[bytes, None, bool]:
+    """One part's rows and, if it ended early (a cap, a failure), its marker line; returns whether it did."""
+    feed = RowFeed(streams, limit, deployment.settings, log, index)
+    yield from feed
+    ending = feed.ending()
+    if ending:
+        yield ending
+    return bool(ending)
 
 
 def text_answer(body: str, log: RequestLog) -> Response:
