@@ -11,8 +11,9 @@ GTEx-like samples (synthetic_samples.py), the generated RefSeq table and
 GENCODE genes; stopped when the workload ends.
 
 * sfilter: `/samples?sfilter=…` (Snaptron's scored rows, read to the end)
-  for a text word, a detailed-tissue word, a phrase over `all`, a number and
-  an AND of text and number; each clause's median.
+  for a text word, a detailed-tissue word, a phrase over `all`, a number, an
+  AND of text and number, and two selective ones (a high RIN, one sample's
+  run accession); each clause's median.
 * gene names: GENES symbols spread over the generated genes, each asked as
   `regions=SYMBOL`, as its locus `regions=chr1:s-e`, and as its GENCODE id
   (which means exact=1) against its span with exact=1: all contenders of a
@@ -46,7 +47,8 @@ SAMPLE_TOTAL = 316_000
 QUICK_SAMPLE_TOTAL = 20_000      # --quick
 SHARDS = 2
 COMPILATION = "gtex"
-SFILTERS = ("smts:brain", "smtsd:cortex", "all:sun%20exposed", "smrin>:9.5", "smts:brain&sfilter=smrin>:8")
+SFILTERS = ("smts:brain", "smtsd:cortex", "all:sun%20exposed", "smrin>:9.5", "smts:brain&sfilter=smrin>:8",
+            "smrin>:9.98", "all:{run}")     # {run}: one sample's run accession (one match)
 GENES = 12             # symbols SYNG1, SYNG26, … (every 25th of the generated 300)
 GENE_STEP = 25
 SAMPLES_SEED = 316
@@ -86,15 +88,19 @@ def run(compilation: Compilation, scratch: Path, runs: int, progress: bool,
         client = ApiClient(endpoints.api_url, COMPILATION)
         try:
             return [dataclasses.replace(row, samples=sample_total) for row in
-                    _sfilter_rows(client, runs, progress) + _gene_rows(client, compilation, runs, progress)]
+                    _sfilter_rows(client, samples_path, runs, progress) + _gene_rows(client, compilation, runs, progress)]
         finally:
             client.close()
     finally:
         localenv.down(outputs)
 
 
-def _sfilter_rows(client: ApiClient, runs: int, progress: bool) -> list[NamesRow]:
-    contenders = {clause: (lambda clause=clause: client.get("samples", f"sfilter={clause}")) for clause in SFILTERS}
+def _sfilter_rows(client: ApiClient, samples_path: Path, runs: int, progress: bool) -> list[NamesRow]:
+    with samples_path.open() as handle:
+        header, first = handle.readline().rstrip("\n").split("\t"), handle.readline().rstrip("\n").split("\t")
+    run = first[header.index("run_acc")].lower()
+    contenders = {text: (lambda text=text: client.get("samples", f"sfilter={text}"))
+                  for text in (clause.format(run=run) for clause in SFILTERS)}
     with progress_bar(len(contenders) * (runs + 1), "names: sfilter", progress) as bar:
         timings = side_by_side(contenders, runs, bar)
     return [NamesRow("sfilter", clause, "api", timing.result.data_lines, timing.median * 1e3, runs, 0)

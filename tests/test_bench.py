@@ -132,7 +132,8 @@ def test_the_load_workload_measures_every_contender_on_every_input_size(quick_ru
 
 def test_the_names_workload_times_every_sfilter_and_each_gene_four_ways_with_equal_answers(quick_run):
     rows = read_csv(quick_run.directory / "names.csv", NamesRow)
-    assert {row["query"] for row in rows if row["measure"] == "sfilter"} == set(names.SFILTERS)
+    clauses = [row["query"] for row in rows if row["measure"] == "sfilter"]
+    assert len(clauses) == len(names.SFILTERS) and clauses[0] == names.SFILTERS[0] and "{" not in "".join(clauses)
     assert all(int(row["rows"]) > 0 and int(row["samples"]) == names.QUICK_SAMPLE_TOTAL for row in rows
                if row["measure"] == "sfilter")
     genes = [row for row in rows if row["measure"] == "gene"]
