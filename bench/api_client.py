@@ -1,6 +1,6 @@
 """Snaptron's URL language over HTTP, as a user's client sees it.
 
-`GET {base}/{compilation}/snaptron?regions=...` answers TSV with a header line,
+`GET {base}/{compilation}/snaptron?regions=...` (or `/genes`, `/exons`) answers TSV with a header line,
 or only a count with `fields=rc`. Bodies are streamed and counted, never kept
 whole: a 25 Mb window is hundreds of megabytes and the client must not be what
 the benchmark measures. A connection is kept open between requests when the
@@ -46,21 +46,21 @@ class Response:
 class ApiClient:
     """One user's connection to the API (or to another server speaking the same URLs)."""
 
-    def __init__(self, base_url: str, compilation: str, timeout: float = 300.0) -> None:
+    def __init__(self, base_url: str, compilation: str, endpoint: str = "snaptron", timeout: float = 300.0) -> None:
         parsed = urllib.parse.urlsplit(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ApiError(f"{base_url!r} is not an http(s) URL")
         connection_class = http.client.HTTPSConnection if parsed.scheme == "https" else http.client.HTTPConnection
         self.connection = connection_class(parsed.hostname, parsed.port, timeout=timeout)
-        self.path = f"{parsed.path.rstrip('/')}/{urllib.parse.quote(compilation)}"
+        self.path = f"{parsed.path.rstrip('/')}/{urllib.parse.quote(compilation)}/{endpoint}"
         self.base_url = base_url
 
     def snaptron(self, parameters: Mapping[str, str]) -> Response:
-        return self.get("snaptron", urllib.parse.urlencode(parameters, safe=":,>"))
+        return self.query(urllib.parse.urlencode(parameters, safe=":,>"))
 
-    def get(self, endpoint: str, query_string: str) -> Response:
+    def query(self, query_string: str) -> Response:
         """`GET {base}/{compilation}/{endpoint}?{query_string}` (the string as given: Snaptron's own encoding)."""
-        target = f"{self.path}/{endpoint}?{query_string}"
+        target = f"{self.path}?{query_string}"
         try:
             response = self._send(target)
             if response.status == 200:

@@ -1,7 +1,7 @@
 """`python -m bench`: the command line of the benchmark.
 
     python -m bench (--outputs PATH | --stack NAME [--port-forward])
-                    [--workloads paper,service,load,names] [--quick] [--results DIR] [--data DIR]
+                    [--workloads paper,service,load,genes,names] [--quick] [--results DIR] [--data DIR]
                     [--load] [--runs N] [--service-seconds S] [--windows MB,...] [--peers LIST]
                     [--baseline-url URL] [--debug]
 

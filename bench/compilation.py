@@ -1,6 +1,7 @@
 """The compilation every workload measures: a generated GTEx-like one, made once and reused.
 
-`--data DIR` names it; a directory without `junctions.bgz` gets one from the
+`--data DIR` names it; a directory without `junctions.bgz` (or any other file
+the generator writes: the genes workload needs genes.bgz) gets one from the
 generator (snapthunder.synthetic, calibrated to the paper's chr1 counts), so a
 second run reuses the first one's files instead of spending half a minute
 writing them again. `--load` puts it into the target's shards with the loader;
@@ -14,6 +15,7 @@ import gzip
 from pathlib import Path
 
 from snapthunder import synthetic
+from snapthunder.features import COVERAGE_FEATURES, Feature
 from snapthunder.layout import ANNOTATIONS_FILE, GENES_FILE
 from snapthunder.synthetic_annotations import GENCODE_FILE
 
@@ -48,6 +50,10 @@ class Compilation:
         with self.samples_path.open("rb") as handle:
             return max(sum(1 for _ in handle) - 1, 1)
 
+    def coverage_files(self) -> list[tuple[Feature, str]]:
+        """Its genes.bgz and exons.bgz, as the loader takes them."""
+        return [(feature, str(self.directory / feature.file)) for feature in COVERAGE_FEATURES]
+
     def decompressed(self) -> bytes:
         """The junction lines as the servers receive them: what a raw COPY is given."""
         with gzip.open(self.junctions_path, "rb") as handle:
@@ -60,8 +66,9 @@ def default_directory(scale: float) -> Path:
 
 def prepare_needed(directory: Path) -> bool:
     """Whether `prepare` would generate (the demo says so first: it is its longest step)."""
-    return not all((directory / name).exists()
-                   for name in (JUNCTIONS_NAME, SAMPLES_NAME, GENES_FILE, GENCODE_FILE, ANNOTATIONS_FILE))
+    names = (JUNCTIONS_NAME, SAMPLES_NAME, GENES_FILE, GENCODE_FILE, ANNOTATIONS_FILE,
+             *(feature.file for feature in COVERAGE_FEATURES))
+    return not all((directory / name).exists() for name in names)
 
 
 def prepare(directory: Path, scale: float, progress: bool) -> Compilation:

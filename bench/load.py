@@ -1,11 +1,11 @@
 """The load workload: the loader's rows/s and time-to-queryable for 1, 2 and 4 shards, against raw COPY.
 
 The floor is PostgreSQL alone taking the same decompressed bytes on one server
-the way the loader's shards take them (begin_intron_load(), then
+the way the loader's shards take them (begin_table_load(), then
 `COPY intron_staging FROM STDIN (FREEZE)` in one transaction, committed), with
 no reading, decompression, checking or routing: what the loader would reach if
 it cost nothing. A second floor goes on to what the loader also does before
-its data can be queried (finish_intron_load(): indexes, table swap, ANALYZE;
+its data can be queried (finish_table_load(): indexes, table swap, ANALYZE;
 commit; VACUUM, as 03-load.sql prescribes), so time-to-queryable has a
 like-for-like limit too.
 The loader's own figure is always time-to-queryable: load + index + analyze.
@@ -132,10 +132,11 @@ def _raw_copy(shard: Shard, source: Input, chromosomes: list[str] | None) -> int
     connection = psycopg2.connect(**shard.connect_arguments())
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT begin_intron_load()")
+            cursor.execute("SELECT begin_table_load('intron')")
             cursor.copy_expert("COPY intron_staging FROM STDIN (FREEZE)", io.BytesIO(source.lines), COPY_BUFFER)
             if chromosomes is not None:
-                cursor.execute("SELECT finish_intron_load(%s, %s, %s)", (chromosomes, str(source.path), "bench"))
+                cursor.execute("SELECT finish_table_load('intron', 'chromosome_stats', %s, %s, %s)",
+                               (chromosomes, str(source.path), "bench"))
         connection.commit()
         connection.autocommit = True
         with connection.cursor() as cursor:

@@ -85,11 +85,14 @@ def run(compilation: Compilation, scratch: Path, runs: int, progress: bool,
         finally:
             for extra in (*extras, rejects):
                 extra.close()
-        client = ApiClient(endpoints.api_url, COMPILATION)
+        samples_client, client = ApiClient(endpoints.api_url, COMPILATION, "samples"), ApiClient(endpoints.api_url,
+                                                                                                  COMPILATION)
         try:
             return [dataclasses.replace(row, samples=sample_total) for row in
-                    _sfilter_rows(client, samples_path, runs, progress) + _gene_rows(client, compilation, runs, progress)]
+                    _sfilter_rows(samples_client, samples_path, runs, progress)
+                    + _gene_rows(client, compilation, runs, progress)]
         finally:
+            samples_client.close()
             client.close()
     finally:
         localenv.down(outputs)
@@ -99,7 +102,7 @@ def _sfilter_rows(client: ApiClient, samples_path: Path, runs: int, progress: bo
     with samples_path.open() as handle:
         header, first = handle.readline().rstrip("\n").split("\t"), handle.readline().rstrip("\n").split("\t")
     run = first[header.index("run_acc")].lower()
-    contenders = {text: (lambda text=text: client.get("samples", f"sfilter={text}"))
+    contenders = {text: (lambda text=text: client.query(f"sfilter={text}"))
                   for text in (clause.format(run=run) for clause in SFILTERS)}
     with progress_bar(len(contenders) * (runs + 1), "names: sfilter", progress) as bar:
         timings = side_by_side(contenders, runs, bar)
@@ -119,7 +122,7 @@ def _gene_rows(client: ApiClient, compilation: Compilation, runs: int, progress:
             locus, = loci(transcripts[symbol])     # the generated genes are one locus each; their GENCODE span too
             queries = {"name": f"regions={symbol}", "coordinates": f"regions={locus}",
                        "gene id": f"regions={identifier}", "span exact": f"regions={locus}&exact=1"}
-            timings = side_by_side({name: (lambda text=text: client.get("snaptron", text))
+            timings = side_by_side({name: (lambda text=text: client.query(text))
                                     for name, text in queries.items()}, runs, bar)
             if timings["name"].result.data_lines != timings["coordinates"].result.data_lines:
                 raise BenchError(f"{symbol}: {timings['name'].result.data_lines} rows by name, "

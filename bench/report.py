@@ -36,6 +36,7 @@ from bench.load import RAW_COPY_QUERYABLE, LoadRow
 from bench.names import NamesRow
 from bench.paper import PaperResult, PaperRow
 from bench.queries import SHAPES
+from bench.genes import REGIONS as GENE_REGIONS, GenesRow
 from bench.service import ServiceAnswer, ServiceResult, ServiceRow
 from snapthunder.endpoints import Endpoints
 
@@ -47,6 +48,7 @@ class RunResults:
     paper: PaperResult | None = None
     service: ServiceResult | None = None
     load: list[LoadRow] | None = None
+    genes: list[GenesRow] | None = None
     names: list[NamesRow] | None = None
 
 
@@ -102,6 +104,9 @@ def write(directory: Path, description: dict, results: RunResults, runs: int) ->
         write_csv(directory / "load.csv", LoadRow, results.load)
         plots.load_plot(results.load, directory / "load.png")
         sections.append(_load_section(results.load))
+    if results.genes is not None:
+        write_csv(directory / "genes.csv", GenesRow, results.genes)
+        sections.append(_genes_section(results.genes))
     if results.names is not None:
         write_csv(directory / "names.csv", NamesRow, results.names)
         sections.append(_names_section(results.names))
@@ -132,6 +137,8 @@ def _evaluated(results: RunResults) -> list[Goal]:
         found += goals.service_goals(results.service.rows)
     if results.load is not None:
         found += goals.load_goals(results.load)
+    if results.genes is not None:
+        found += goals.genes_goals(results.genes)
     if results.names is not None:
         found += goals.names_goals(results.names)
     return found
@@ -220,10 +227,23 @@ def _service_section(result: ServiceResult) -> str:
     return "\n".join(lines)
 
 
+def _genes_section(rows: list[GenesRow]) -> str:
+    lines = ["## Genes: `/genes` against `/snaptron` on the same gene-sized regions", "",
+             f"{rows[0].regions if rows else GENE_REGIONS} of the compilation's genes (10-60 kb), each asked by coordinates through the API; "
+             "median of the runs, interleaved round by round.", "",
+             "| endpoint | ms per request | ratio to /snaptron | rows per request | KB per request |",
+             "|---|---|---|---|---|"]
+    if not rows:
+        return "\n".join(lines[:2] + ["Not measured: the target has no `api_url` (no API to ask)."])
+    lines += [f"| /{row.endpoint} | {row.median_ms_per_request:.2f} | {row.ratio_to_snaptron:.2f}× | "
+              f"{row.rows_per_request:.1f} | {row.bytes_per_request / 1e3:,.1f} |" for row in rows]
+    return "\n".join(lines)
+
+
 def _load_section(rows: list[LoadRow]) -> str:
     lines = ["## Load: the loader against raw COPY", "",
-             "- `raw_copy`: the floor, begin_intron_load() + COPY FREEZE of the decompressed bytes + commit, one server.",
-             "- `raw_copy_queryable`: the same, then finish_intron_load() (indexes, ANALYZE), commit, VACUUM.",
+             "- `raw_copy`: the floor, begin_table_load() + COPY FREEZE of the decompressed bytes + commit, one server.",
+             "- `raw_copy_queryable`: the same, then finish_table_load() (indexes, ANALYZE), commit, VACUUM.",
              "- `loader`: `load_junctions` from the bgzipped file to queryable shards (read, check, route, COPY, "
              "index, analyze).",
              *_queryable_limit(rows), "",

@@ -3,7 +3,7 @@
 The CLI parses and catches errors; this module decides the order: the run's
 description first (its directory is named by the commit the run starts
 from), then the compilation (reused or generated), then the workloads in the order the issue
-lists them, each given one scratch directory that is removed when the run
+lists them (the genes workload, issue 10's, last), each given one scratch directory that is removed when the run
 ends. The scratch directory is in the system's temporary directory, not in
 the results: the load, names and service workloads' servers put their Unix sockets there, and a
 socket path longer than 107 bytes stops a server from starting.
@@ -18,12 +18,12 @@ import tempfile
 from pathlib import Path
 
 from bench import compilation as compilation_module
-from bench import load, names, paper, report, service
+from bench import genes, load, names, paper, report, service
 from bench.report import RunResults
 from loaders.pipeline import load_junctions
 from snapthunder.endpoints import Endpoints
 
-WORKLOADS = ("paper", "service", "load", "names")
+WORKLOADS = ("paper", "service", "load", "genes", "names")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +50,7 @@ def run(settings: Settings, endpoints: Endpoints, progress: bool) -> tuple[Path,
         if progress:
             print(f"loading {compilation.junctions_path} into the target's shards...", file=sys.stderr)
         load_junctions(str(compilation.junctions_path), endpoints, rejects_path=directory / "load.rejects.tsv",
-                       progress=progress)
+                       progress=progress, coverage=compilation.coverage_files())
     report.describe_target(description, endpoints, compilation)
     scratch = Path(tempfile.mkdtemp(prefix="snapthunder-bench-"))
     scratch.chmod(0o755)  # the load workload's servers keep their data here, as the postgres OS user
@@ -65,6 +65,8 @@ def run(settings: Settings, endpoints: Endpoints, progress: bool) -> tuple[Path,
                                           compilation.junctions_path, scratch)
         if "load" in settings.workloads:
             results.load = load.run(compilation, scratch, settings.runs, progress)
+        if "genes" in settings.workloads:
+            results.genes = genes.run(endpoints.api_url, endpoints.compilation, compilation, settings.runs, progress)
         if "names" in settings.workloads:
             results.names = names.run(compilation, scratch, settings.runs, progress, settings.names_samples)
     finally:

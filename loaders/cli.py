@@ -27,7 +27,8 @@ from loaders.source import SourceError
 from loaders.transcripts import TranscriptsFile
 from loaders.unique_ids import DuplicateIdError
 from snapthunder.endpoints import Endpoints, EndpointsError
-from snapthunder.layout import ANNOTATIONS_FILE, GENCODE_ENDINGS, GENES_FILE, JUNCTIONS_FILES, SAMPLES_FILE
+from snapthunder.layout import (ANNOTATIONS_FILE, EXON_ROWS_FILE, GENCODE_ENDINGS, GENE_ROWS_FILE, GENES_FILE,
+                                JUNCTIONS_FILES, SAMPLES_FILE)
 from snapthunder.targets import add_target_arguments, open_target
 
 
@@ -41,7 +42,8 @@ def parser() -> argparse.ArgumentParser:
                         help="junctions: .bgz, .gz or plain TSV; - for stdin; or an http(s) URL; or a compilation "
                              f"directory, whose {' / '.join(JUNCTIONS_FILES)}, {SAMPLES_FILE}, {GENES_FILE}, GENCODE "
                              f"file ({' '.join('*' + ending for ending in GENCODE_ENDINGS)}) and {ANNOTATIONS_FILE} "
-                             "are loaded (as --samples, --genes, --gencode and --annotations) and its other files "
+                             "are loaded (as --samples, --genes, --gencode and --annotations), with its gene and exon "
+                             f"rows ({GENE_ROWS_FILE}, {EXON_ROWS_FILE}: /genes and /exons), and its other files "
                              "listed as skipped")
     result.add_argument("--recover", action="store_true",
                         help="instead of loading, finish or roll back a load that a dead loader left half-committed "
@@ -69,6 +71,7 @@ def parser() -> argparse.ArgumentParser:
                         help="worker processes checking lines (default: one per CPU)")
     result.add_argument("--quiet", action="store_true", help="no progress bar")
     result.add_argument("--debug", action="store_true", help="show tracebacks")
+    result.set_defaults(coverage=[])    # (feature, path) of a DIR's genes.bgz and exons.bgz
     return result
 
 
@@ -98,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 annotations.append(TranscriptsFile(arguments.annotations, endpoints.plan()))
             summary = load_junctions(arguments.file, endpoints, arguments.rejects, arguments.jobs,
                                      progress=_show_progress(arguments.quiet), samples=samples, genes=genes,
-                                     annotations=annotations)
+                                     coverage=arguments.coverage, annotations=annotations)
     except argparse.ArgumentTypeError as error:
         print(f"usage error: {error}", file=sys.stderr)
         return 2
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _take_directory(arguments: argparse.Namespace) -> None:
-    """If FILE is a compilation directory, point `file` and the options at its files; list what it skips.
+    """If FILE is a compilation directory, point `file`, the options and `coverage` at its files; list the rest.
 
     An option and the directory naming the same kind of file is a usage error:
     which one was meant is the user's to say.
@@ -135,6 +138,7 @@ def _take_directory(arguments: argparse.Namespace) -> None:
         if found is not None:
             setattr(arguments, option, str(found))
     arguments.file = str(directory.junctions)
+    arguments.coverage = [(feature, str(path)) for feature, path in directory.coverage]
     for path, reason in directory.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
 
@@ -170,8 +174,11 @@ def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: SamplesF
             print(f"genes: {genes.rejects.count:,} bad lines, see {genes.rejects.path}", file=sys.stderr)
     for annotation in annotations:
         print(annotation.summary())
-    if summary.rejected:
-        print(f"rejected {summary.rejected:,} of {summary.lines:,} lines: see {summary.rejects_path}")
+    for part in summary.coverage:
+        print(f"loaded {part.rows_loaded:,} rows from {part.source} ({len(part.rows_per_shard)} shards)")
+    for part in (summary, *summary.coverage):
+        if part.rejected:
+            print(f"rejected {part.rejected:,} of {part.lines:,} lines of {part.source}: see {part.rejects_path}")
 
 
 def _show_progress(quiet: bool) -> bool:

@@ -4,11 +4,13 @@ Snaptron keeps a compilation's files side by side under fixed names
 (snapthunder/layout.py), so `python -m loaders DIR` can take them by name
 rather than make the user spell out each option: the junctions file, the
 samples (whose groups and shipped field types samples.py picks up beside
-them), the genome's RefSeq transcripts, the compilation's GENCODE genes
-(one `*.gff3`, `*.gff3.gz`, `*.gtf` or `*.gtf.gz`: layout.is_gencode_file)
-and its transcripts for /annotations (`all_transcripts.gtf.bgz`, which is
-bgzip and so never taken for the GENCODE file). Everything else is listed
-with the reason it is skipped, so a file the user expected to load is never
+them), the genome's RefSeq transcripts, the gene and exon coverage rows
+(genes.bgz, exons.bgz, loaded with the junctions into their own tables),
+the compilation's GENCODE genes (one `*.gff3`, `*.gff3.gz`, `*.gtf` or
+`*.gtf.gz`: layout.is_gencode_file) and its transcripts for /annotations
+(`all_transcripts.gtf.bgz`, which is bgzip and so never taken for the
+GENCODE file). Everything else is listed with
+the reason it is skipped, so a file the user expected to load is never
 silently left out.
 """
 
@@ -19,13 +21,12 @@ import fnmatch
 from pathlib import Path
 from typing import Iterator
 
+from snapthunder.features import COVERAGE_FEATURES, Feature
 from snapthunder.layout import (ANNOTATIONS_FILE, GENCODE_ENDINGS, GENES_FILE, GROUPS_FILE, JUNCTIONS_FILES,
                                 SAMPLES_FILE, TYPES_FILE, is_gencode_file)
 
 # Snaptron's files this loader does not serve yet, by name pattern, with the reason given when skipping one.
 NOT_SERVED = (
-    ("genes.bgz", "Snaptron's gene table (the genes endpoint) is not served yet"),
-    ("exons.bgz", "Snaptron's exon table (the exons endpoint) is not served yet"),
     ("*.tbi", "a tabix index: the shards index the junctions themselves"),
     ("*.rejects.tsv", "a loader's rejects file"),
 )
@@ -42,6 +43,7 @@ class CompilationDirectory:
     junctions: Path
     samples: Path | None
     genes: Path | None
+    coverage: list[tuple[Feature, Path]]      # genes.bgz, exons.bgz: those it holds
     gencode: Path | None
     annotations: Path | None
     skipped: list[tuple[Path, str]]
@@ -64,10 +66,12 @@ def read_directory(directory: Path) -> CompilationDirectory:
     def given(name: str) -> Path | None:
         return directory / name if name in names else None
 
-    taken = {junctions[0], SAMPLES_FILE, GENES_FILE, ANNOTATIONS_FILE, *gencode} | (
-        {GROUPS_FILE, TYPES_FILE} if SAMPLES_FILE in names else set())
+    coverage = [(feature, directory / feature.file) for feature in COVERAGE_FEATURES if feature.file in names]
+    taken = ({junctions[0], SAMPLES_FILE, GENES_FILE, ANNOTATIONS_FILE, *gencode}
+             | {feature.file for feature in COVERAGE_FEATURES}
+             | ({GROUPS_FILE, TYPES_FILE} if SAMPLES_FILE in names else set()))
     skipped = [(directory / name, reason) for name, reason in _reasons(directory, names, taken)]
-    return CompilationDirectory(directory / junctions[0], given(SAMPLES_FILE), given(GENES_FILE),
+    return CompilationDirectory(directory / junctions[0], given(SAMPLES_FILE), given(GENES_FILE), coverage,
                                 given(gencode[0]) if gencode else None, given(ANNOTATIONS_FILE), skipped)
 
 

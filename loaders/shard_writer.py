@@ -1,8 +1,9 @@
-"""One shard's side of a load: a thread that COPYs batches into a new table.
+"""One shard's side of a load of one file: a thread that COPYs batches into a new table.
 
 The writer works inside its shard's load transaction (two_phase.py opens it,
-and prepares and commits it once every shard is ready): begin_intron_load()
-makes an empty staging table, COPY FREEZE fills it, finish_intron_load()
+and prepares and commits it once every shard is ready): begin_table_load()
+makes an empty staging table (of the junction, gene or exon table: the
+file's Feature), COPY FREEZE fills it, finish_table_load()
 keeps the chromosomes this load does not replace, builds the indexes and
 swaps the tables (see the shard SQL's 03-load.sql). A writer that fails, or
 a loader that dies, before the commit leaves its shard exactly as it was.
@@ -15,7 +16,10 @@ import threading
 
 import psycopg2
 
+from psycopg2 import sql
+
 from snapthunder.endpoints import Shard
+from snapthunder.features import JUNCTIONS, Feature
 
 BATCH_BYTES = 1 << 18
 QUEUE_BATCHES = 16
@@ -63,7 +67,8 @@ class ShardWriter:
     """
 
     def __init__(self, shard: Shard, connection, source: str, compilation: str,
-                 removed: tuple[str, ...] = ()) -> None:
+                 removed: tuple[str, ...] = (), feature: Feature = JUNCTIONS) -> None:
+        self.feature = feature
         self.shard = shard
         self.connection = connection
         self.source = source
@@ -127,10 +132,12 @@ class ShardWriter:
     def _run(self) -> None:
         try:
             with self.connection.cursor() as cursor:
-                cursor.execute("SELECT begin_intron_load()")
-                cursor.copy_expert("COPY intron_staging FROM STDIN (FREEZE)", _BatchStream(self._batches), COPY_BUFFER)
-                cursor.execute("SELECT finish_intron_load(%s, %s, %s)",
-                               (self.chromosomes + list(self.removed), self.source, self.compilation))
+                cursor.execute("SELECT begin_table_load(%s)", (self.feature.table,))
+                copy = sql.SQL("COPY {} FROM STDIN (FREEZE)").format(sql.Identifier(self.feature.table + "_staging"))
+                cursor.copy_expert(copy.as_string(cursor), _BatchStream(self._batches), COPY_BUFFER)
+                cursor.execute("SELECT finish_table_load(%s, %s, %s, %s, %s)",
+                               (self.feature.table, self.feature.stats_table, self.chromosomes + list(self.removed),
+                                self.source, self.compilation))
         except BaseException as error:  # reported to the loader's thread by _raise_if_failed
             self.error = error
 

@@ -64,14 +64,14 @@ class SeenIds:
 
 
 def refuse_repeat(source_name: str, plan: ShardPlan, block: bytes, first_line: int, checked: CheckedBlock,
-                  repeat: tuple[int, int | None]) -> DuplicateIdError:
+                  repeat: tuple[int, int | None], row_format: str) -> DuplicateIdError:
     """The error for a repeat that SeenIds.first_repeat found in this block, naming both lines."""
     index, earlier = repeat
     snaptron_id = checked.ids[index]
     second = _good_line(block, first_line, checked, index)
     first = _good_line(block, first_line, checked, earlier) if earlier is not None else None
     if first is None and source_name != "-":
-        first = _first_line_with(source_name, snaptron_id)
+        first = _first_line_with(source_name, snaptron_id, row_format)
     (second_line, second_chromosome) = second
     second_place = f"{second_chromosome} on {plan.shard_for(second_chromosome)}"
     if first is None:
@@ -97,11 +97,11 @@ def _good_line(block: bytes, first_line: int, checked: CheckedBlock, index: int)
     raise IndexError(f"block has no good line {index}")
 
 
-def _first_line_with(source_name: str, snaptron_id: int) -> tuple[int, str] | None:
+def _first_line_with(source_name: str, snaptron_id: int, row_format: str) -> tuple[int, str] | None:
     """The first good line of the file with `snaptron_id`: read again, only to name it in the error."""
     with Source(source_name) as source:
         for block, first_line in line_blocks(source):
-            checked = check_block(block, first_line)
+            checked = check_block(block, first_line, row_format)
             found = numpy.flatnonzero(numpy.frombuffer(checked.ids, numpy.int64) == snaptron_id)
             if found.size:
                 return _good_line(block, first_line, checked, int(found[0]))

@@ -10,6 +10,9 @@ generator loads whole.
 JUNCTIONS_FILE = "junctions.bgz"
 # What a junctions file may be called: bgzip (Snaptron's), gzip, or plain TSV.
 JUNCTIONS_FILES = (JUNCTIONS_FILE, "junctions.gz", "junctions.tsv")
+# Snaptron's gene and exon coverage rows (the /genes and /exons endpoints): the junction file's 17 columns.
+GENE_ROWS_FILE = "genes.bgz"
+EXON_ROWS_FILE = "exons.bgz"
 SAMPLES_FILE = "samples.tsv"
 GROUPS_FILE = "samples.groups.tsv"
 TYPES_FILE = "lucene_indexed_numeric_types.tsv"

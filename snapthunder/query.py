@@ -27,6 +27,7 @@ from typing import Iterable, Mapping, Sequence
 from urllib.parse import unquote
 
 from snapthunder.filters import OPERATORS, RangeFilter, SampleFilter, range_filter, sample_filters
+from snapthunder.features import JUNCTIONS, Feature
 from snapthunder.junctions import COLUMNS
 from snapthunder.query_error import QueryError, checked_number, shown
 
@@ -92,7 +93,9 @@ class Query:
     `sample_filters` (sfilter=) and `sample_groups` (sids=Brain,Liver: the
     compilation's samples.groups.tsv) choose the samples to project on, as
     `sids` do; the API turns them into sids before the rows are read (sids,
-    named or numbered, win over sfilter, as in Snaptron).
+    named or numbered, win over sfilter, as in Snaptron). `feature` is the
+    endpoint's kind of row (junctions, genes, exons: features.py), which the
+    request's path sets.
     """
 
     selections: tuple[Selection, ...]
@@ -108,11 +111,13 @@ class Query:
     score_by: str = "samples_count"
     coordinate: Region | None = None
     group: str | None = None
+    feature: Feature = JUNCTIONS
 
     @property
     def output_columns(self) -> tuple[str, ...]:
-        """The header line's names: `DataSource:Type` (or `Group`) and the requested columns."""
-        return (GROUP_COLUMN if self.group is not None else DATA_SOURCE_COLUMN, *self.fields)
+        """The header line's names: `DataSource:Type` (or `Group`) and the requested columns, as the feature names them."""
+        return (GROUP_COLUMN if self.group is not None else DATA_SOURCE_COLUMN,
+                *(self.feature.header_name(field) for field in self.fields))
 
     def per_region(self) -> list["Query"]:
         """One query per region, in request order: how BED and browser links are answered."""

@@ -1,8 +1,11 @@
 """A checked Query (query.py) → which shards to ask, and the SQL each runs.
 
+The same for junctions, genes and exons: the query's feature (features.py)
+names the table (always aliased `intron` here) and its statistics table.
+
 1. **Plan** (`shards_to_ask`): which shards hold the rows, and on each which
    chromosomes to read; `None` means every chromosome the shard holds (read
-   with `HELD_CHROMOSOMES`), for queries that name no region.
+   with `held_chromosomes`), for queries that name no region.
 2. **SQL** (`select_statement`, `count_statement`, `copy_statement`, the
    samples and registry statements): one statement per chromosome, built
    with `psycopg2.sql` and named parameters (run it with
@@ -29,6 +32,7 @@ from typing import Any, Sequence
 
 from psycopg2 import sql
 
+from snapthunder.features import Feature
 from snapthunder.plan import ShardPlan
 from snapthunder.filters import ANNOTATION_FIELDS, RangeFilter
 from snapthunder.query import MAX_COORDINATE, Query, SamplesRequest
@@ -41,8 +45,6 @@ ROW_FORMS = ("tsv", "json", "bed")
 # before their lists are split: 5x faster for 1 sid, slower past ~20 (measured).
 SIDS_PREFILTER_MAX = 16
 
-# In no order: the API sorts them by bytes, the order it merges their streams in (answers.py).
-HELD_CHROMOSOMES = sql.SQL("SELECT chromosome FROM chromosome_stats")
 REGISTRY_FIELDS = sql.SQL("SELECT name, type FROM sample_field ORDER BY position")
 LOADED_COMPILATION = sql.SQL("SELECT value FROM shard_metadata WHERE key = 'compilation'")
 SAMPLES_LOADED_AT = sql.SQL("SELECT value FROM shard_metadata WHERE key = 'samples_loaded_at'")
@@ -51,6 +53,12 @@ SAMPLES_HEADER_VALUE = sql.SQL("(SELECT value FROM shard_metadata WHERE key = 's
 _TEST_COLUMNS = {"start": sql.SQL("intron.start"), "end": sql.SQL("intron.{}").format(sql.Identifier("end")),
                  "key": sql.SQL("(intron.start::bigint * {} + intron.{})").format(
                      sql.Literal(EXACT_KEY_FACTOR), sql.Identifier("end"))}
+
+
+def held_chromosomes(feature: Feature) -> sql.Composed:
+    """The chromosomes a shard holds rows of `feature` for, in no order: the API sorts them by bytes, the
+    order it merges their streams in (answers.py)."""
+    return sql.SQL("SELECT chromosome FROM {}").format(sql.Identifier(feature.stats_table))
 
 
 def shards_to_ask(query: Query, plan: ShardPlan) -> dict[str, tuple[str, ...] | None]:
@@ -149,14 +157,16 @@ def _from_where(indexed: IndexedQuery, chromosome: str, parameters: Parameters,
     is read twice.
     """
     query, reads = indexed.query, indexed.on(chromosome)
+    table = sql.Identifier(query.feature.table)
     name = parameters.add(chromosome)
     conditions = []
-    reach = (sql.SQL(" - (SELECT max_length FROM chromosome_stats WHERE chromosome = {}) + 1").format(name)
+    reach = (sql.SQL(" - (SELECT max_length FROM {} WHERE chromosome = {}) + 1").format(
+                 sql.Identifier(query.feature.stats_table), name)
              if reads.windows and reads.reach_back else sql.SQL(""))
     if reads.windows is None or len(reads.windows) == 1:
         # One window is one plain range scan: the join below costs twice as much per row
         # (a 25 Mb count: 62 vs 114 ms for 618,859 rows, measured side by side).
-        source = sql.SQL("FROM intron")
+        source = sql.SQL("FROM {} AS intron").format(table)
         conditions.append(sql.SQL("intron.chromosome = {}").format(name))
         if reads.windows:
             [(low, high)] = reads.windows
@@ -167,12 +177,12 @@ def _from_where(indexed: IndexedQuery, chromosome: str, parameters: Parameters,
         lows = [low for low, _ in reads.windows]
         source = sql.SQL(
             "FROM unnest({}::integer[], {}::integer[], {}::integer[]) WITH ORDINALITY "
-            "AS wanted(low, high, previous, position) CROSS JOIN LATERAL (SELECT * FROM intron "
+            "AS wanted(low, high, previous, position) CROSS JOIN LATERAL (SELECT * FROM {} AS intron "
             "WHERE intron.chromosome = {} AND intron.start >= greatest(wanted.low{}, wanted.previous + 1) "
             "AND intron.start <= wanted.high ORDER BY intron.start, intron.{}) AS intron").format(
             parameters.add(lows), parameters.add([high for _, high in reads.windows]),
             parameters.add([-MAX_COORDINATE] + [high for _, high in reads.windows[:-1]]),
-            name, reach, sql.Identifier("end"))
+            table, name, reach, sql.Identifier("end"))
         order = sql.SQL(" ORDER BY wanted.position")
     if query.sids:
         source = sql.SQL("{} CROSS JOIN LATERAL project_samples(intron.samples, {}::integer[]) AS projected"

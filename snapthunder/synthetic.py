@@ -7,9 +7,10 @@ columns): a bgzip-compressed, tabix-indexed, 17-column junction file, a
 `samples.tsv` and its `samples.groups.tsv` (one group per tissue), and a
 small genes table, `refseq_transcripts_by_hgvs.tsv`, whose genes lie where
 the junctions are (synthetic_genes.py), for gene names in `regions=`, with
-the same genes as GENCODE-like versioned ids and as all_transcripts.gtf.bgz
-for /annotations (synthetic_annotations.py). This module writes the
-junctions; synthetic_samples.py the two samples tables.
+those genes' and their exons' coverage rows (`genes.bgz`, `exons.bgz`, for
+/genes and /exons), and the same genes as GENCODE-like versioned ids and as
+all_transcripts.gtf.bgz for /annotations (synthetic_annotations.py). This
+module writes the junctions; synthetic_samples.py the two samples tables.
 
 Two properties make the stand-in useful rather than merely well-formed:
 
@@ -38,10 +39,11 @@ import numpy
 import pysam
 from tqdm import tqdm
 
-from snapthunder.layout import ANNOTATIONS_FILE, GENES_FILE, GROUPS_FILE, JUNCTIONS_FILE, SAMPLES_FILE
+from snapthunder.layout import (ANNOTATIONS_FILE, EXON_ROWS_FILE, GENE_ROWS_FILE, GENES_FILE, GROUPS_FILE,
+                                JUNCTIONS_FILE, SAMPLES_FILE)
 from snapthunder.plan import GRCH38_LENGTHS
 from snapthunder.synthetic_annotations import write_annotation_files
-from snapthunder.synthetic_genes import transcripts, write_genes_table
+from snapthunder.synthetic_genes import coverage_lines, transcripts, write_genes_table
 from snapthunder.synthetic_samples import write_sample_groups, write_samples_table
 
 # The assembled chromosomes' lengths come from the shard plan (one table for the
@@ -429,6 +431,17 @@ def write_junction_table(
     return rows_per_chromosome
 
 
+def write_compressed(path: Path, lines: list[str]) -> Path:
+    """Write lines (in genome order) as a BGZF file with its tabix index, through a text file beside it."""
+    descriptor, text_name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tsv", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii", newline="\n") as handle:
+            handle.writelines(lines)
+        return compress_and_index(Path(text_name), path)
+    finally:
+        Path(text_name).unlink(missing_ok=True)
+
+
 def compress_and_index(text_path: Path, junctions_path: Path) -> Path:
     """BGZF-compress the sorted text and tabix-index it on chromosome, start, end (1-based)."""
     pysam.tabix_compress(str(text_path), str(junctions_path), force=True)
@@ -456,7 +469,7 @@ def generate(
     background_per_mb: float = DEFAULT_BACKGROUND_PER_MB,
     progress: bool = False,
 ) -> GeneratedCompilation:
-    """Write junctions.bgz(.tbi), samples.tsv, samples.groups.tsv and the gene tables into out_dir.
+    """Write junctions.bgz(.tbi), samples.tsv, samples.groups.tsv, the gene tables and genes/exons.bgz into out_dir.
 
     Junctions, samples and genes draw from independent streams of one seed, so
     the samples and genes tables do not change with scale or background density.
@@ -484,9 +497,13 @@ def generate(
     write_samples_table(samples_path, numpy.random.default_rng(samples_seed), samples)
     write_sample_groups(out_dir / GROUPS_FILE, samples_path)
     genes_path = out_dir / GENES_FILE
-    genes = list(transcripts(numpy.random.default_rng(genes_seed)))
-    write_genes_table(genes_path, genes)
-    gencode_path, annotations_path = write_annotation_files(out_dir, genes)
+    genes_random = numpy.random.default_rng(genes_seed)
+    table = list(transcripts(genes_random))
+    write_genes_table(genes_path, table)
+    for name, lines in zip((GENE_ROWS_FILE, EXON_ROWS_FILE), coverage_lines(table, genes_random, samples,
+                                                                                       SOURCE_DATASET_ID)):
+        write_compressed(out_dir / name, lines)
+    gencode_path, annotations_path = write_annotation_files(out_dir, table)
     return GeneratedCompilation(
         junctions_path, index_path, samples_path, genes_path, sum(rows_per_chromosome.values()), rows_per_chromosome,
         gencode_path, annotations_path
@@ -501,7 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out", required=True, type=Path,
-        help=f"directory to write junctions.bgz(.tbi), samples.tsv, samples.groups.tsv, {GENES_FILE}, "
+        help=f"directory to write junctions.bgz(.tbi), samples.tsv, samples.groups.tsv, {GENES_FILE}, {GENE_ROWS_FILE}, "
+             f"{EXON_ROWS_FILE}, "
              f"a GENCODE-like GFF3 and {ANNOTATIONS_FILE} into"
     )
     parser.add_argument(

@@ -63,13 +63,13 @@ def bed_preamble(region: str | None) -> str:
 
 
 def browser_link(base_url: str, compilation: str, region: str, query: Iterable[tuple[str, str]],
-                 genome: str = DEFAULT_GENOME) -> str:
+                 endpoint: str, genome: str = DEFAULT_GENOME) -> str:
     """UCSC's browser at `region`, loading this server's BED answer for it as a custom track.
 
     `query` is the request's own parameters with return_format=1 and the
     region in place: percent-encoded with only `/` safe, behind
-    `<base>/<compilation>//snaptron?` as Snaptron writes it.
+    `<base>/<compilation>//<endpoint>?` (`snaptron`, `genes`, `exons`) as Snaptron writes it.
     """
     track = "&".join(f"{name}={value}" for name, value in query)
     return (f"{UCSC_BROWSER}?db={genome}&position={region}"
-            f"&hgct_customText={base_url.rstrip('/')}/{compilation}//snaptron?{quote(track, safe='/')}")
+            f"&hgct_customText={base_url.rstrip('/')}/{compilation}//{endpoint}?{quote(track, safe='/')}")

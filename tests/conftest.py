@@ -59,11 +59,12 @@ def outputs_path(local_environment: Endpoints) -> Path:
 
 @pytest.fixture
 def empty_shards(local_environment: Endpoints) -> Endpoints:
-    """The session's shards with no junctions, samples or load history: each test starts clean."""
+    """The session's shards with no junctions, genes, exons, samples or load history: each test starts clean."""
     for shard in local_environment.shards.values():
         with psycopg2.connect(**shard.connect_arguments()) as connection, connection.cursor() as cursor:
             cursor.execute("TRUNCATE intron, chromosome_stats, load_history, sample, sample_field, sample_group, "
-                           "gene_transcript, gencode_gene, annotation_transcript")
+                           "gene_transcript, gene, gene_chromosome_stats, exon, exon_chromosome_stats, gencode_gene, "
+                           "annotation_transcript")
             cursor.execute("DELETE FROM shard_metadata WHERE key <> 'schema_version'")
         connection.close()
     return local_environment
@@ -96,6 +97,21 @@ def junction_line(snaptron_id: int, chromosome: str, start: int, end: int, sampl
     )))
 
 
+def coverage_line(snaptron_id: int, chromosome: str, start: int, end: int, samples: Iterable[tuple[int, int]],
+                  exon_count: str = "2") -> str:
+    """A valid genes.bgz/exons.bgz line (no newline): columns 7-9 empty, the gene in column 11, stats `%.3f`."""
+    samples = list(samples)
+    counts = sorted(count for _, count in samples) or [0]     # a gene no sample covers: empty list, zeros
+    middle = len(counts) // 2
+    median = counts[middle] if len(counts) % 2 else (counts[middle - 1] + counts[middle]) / 2
+    listed = "".join(f",{sid}:{count}" for sid, count in samples)
+    return "\t".join(map(str, (
+        snaptron_id, chromosome, start, end, end - start + 1, "-", "", "", "", exon_count,
+        f"ENSG{snaptron_id:011d}.1:G{snaptron_id}:protein_coding:400", listed, len(samples), sum(counts),
+        f"{sum(counts) / len(counts):.3f}", f"{median:.3f}", 0,
+    )))
+
+
 CHROMOSOME_SAMPLE = ["chr1", "chr10", "chr1_KI270706v1_random", "chr2", "chr21", "chrM", "chrUn_GL000220v1", "chrX"]
 
 
@@ -123,6 +139,8 @@ SHARD_CONTENTS = """
     SELECT (SELECT count(*) FROM intron),
            (SELECT md5(coalesce(string_agg(intron::text, E'\n' ORDER BY snaptron_id), '')) FROM intron),
            (SELECT string_agg(chromosome || '=' || row_count, ',' ORDER BY chromosome) FROM chromosome_stats),
+           (SELECT md5(coalesce(string_agg(gene::text, E'\n' ORDER BY snaptron_id), '')) FROM gene),
+           (SELECT md5(coalesce(string_agg(exon::text, E'\n' ORDER BY snaptron_id), '')) FROM exon),
            (SELECT count(*) FROM load_history),
            (SELECT md5(coalesce(string_agg(sample::text, E'\n' ORDER BY rail_id), '')) FROM sample),
            (SELECT string_agg(key || '=' || value, ',' ORDER BY key) FROM shard_metadata)
@@ -130,7 +148,7 @@ SHARD_CONTENTS = """
 
 
 def shard_contents(endpoints: Endpoints) -> dict[str, list[tuple]]:
-    """Per shard, fingerprints of its junctions, statistics, history, samples and metadata."""
+    """Per shard, fingerprints of its junctions, genes, exons, statistics, history, samples and metadata."""
     return query_all_shards(endpoints, SHARD_CONTENTS)
 
 

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import cli, names, service
+from bench import cli, genes, names, service
 from bench.api_client import ApiClient, ApiError
+from bench.genes import GenesRow
 from bench.load import FRACTIONS, LOADER, RAW_COPY, RAW_COPY_QUERYABLE, SHARD_COUNTS, LoadRow
 from bench.names import NamesRow
 from bench.paper import PaperRow
@@ -83,6 +84,21 @@ def test_a_run_leaves_its_description_tables_plots_and_report(quick_run):
         assert all(int(row["errors"]) == 0 for row in service_rows)
     else:
         assert "no `api_url`" in report and service_rows == []
+
+
+def test_the_genes_workload_asks_both_endpoints_the_same_gene_regions(quick_run):
+    rows = read_csv(quick_run.directory / "genes.csv", GenesRow)
+    report = (quick_run.directory / "report.md").read_text()
+    assert "## Genes: `/genes` against `/snaptron`" in report
+    if not quick_run.with_api:
+        assert rows == [] and "no `api_url`" in report
+        return
+    assert [row["endpoint"] for row in rows] == ["genes", "snaptron"]
+    assert all(int(row["regions"]) == genes.REGIONS and float(row["median_ms_per_request"]) > 0 for row in rows)
+    assert all(float(row["rows_per_request"]) > 0 for row in rows)   # the genes' rows were loaded with --load
+    assert float(rows[1]["ratio_to_snaptron"]) == 1.0
+    (goal,) = [line for line in report.splitlines() if "`/genes` on gene-sized regions" in line]
+    assert "not measured" not in goal
 
 
 def test_the_service_workload_loads_the_original_design_it_started_and_both_answer_alike(quick_run):

@@ -22,7 +22,7 @@ from loaders.pipeline import load_junctions
 from loaders.shard_writer import ShardLoadError
 from snapthunder.plan import CHROMOSOMES
 from snapthunder.postgres_server import free_port
-from tests.conftest import (CHROMOSOME_SAMPLE, DATA, junction_lines, query_all_shards, rows_by_chromosome,
+from tests.conftest import (CHROMOSOME_SAMPLE, DATA, coverage_line, junction_lines, query_all_shards, rows_by_chromosome,
                             shard_contents, write_gzip)
 
 
@@ -84,7 +84,7 @@ def test_after_a_load_the_metadata_statistics_and_visibility_map_are_current(emp
     assert merged == {chromosome: (50, 100 + 49 + 1) for chromosome in CHROMOSOME_SAMPLE}
     shard = empty_shards.plan().shard_for("chr1")
     meta = query_all_shards(empty_shards, "SELECT key, value FROM shard_metadata")[shard]
-    assert dict(meta)["compilation"] == empty_shards.compilation and dict(meta)["schema_version"] == "3"
+    assert dict(meta)["compilation"] == empty_shards.compilation and dict(meta)["schema_version"] == "4"
     history = query_all_shards(empty_shards, "SELECT source, rows_loaded FROM load_history")[shard]
     on_shard = 50 * sum(empty_shards.plan().shard_for(chromosome) == shard for chromosome in CHROMOSOME_SAMPLE)
     assert history == [(str(tmp_path / "j.gz"), on_shard)]
@@ -159,7 +159,7 @@ def test_a_load_killed_midway_leaves_each_shard_as_before_and_a_rerun_completes(
 def _wait_for_copy_in_progress(endpoints, timeout=30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        active = query_all_shards(endpoints, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY intron_staging%%'",
+        active = query_all_shards(endpoints, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY \"intron_staging\"%%'",
                                   as_loader=True)
         if any(rows[0][0] for rows in active.values()):
             return
@@ -172,7 +172,7 @@ def test_a_second_concurrent_load_is_refused_with_a_clear_message(empty_shards, 
     holder = psycopg2.connect(**shard.connect_arguments())
     try:
         with holder.cursor() as cursor:
-            cursor.execute("SELECT begin_intron_load()")
+            cursor.execute("SELECT begin_table_load('intron')")
         with pytest.raises(ShardLoadError, match="another load is running on this shard"):
             load_junctions(str(write_gzip(tmp_path / "j.gz", junction_lines(["chr1"], 5))), empty_shards)
     finally:
@@ -392,12 +392,15 @@ def test_a_compilation_directory_loads_whole_twice_alike_and_lists_what_it_skips
     (compilation / "samples.groups.tsv").write_text("group_short_name\tgroup_long_name\trail_id_count\trail_ids\n"
                                                     "Brain\tBrain\t1\t1\n")
     (compilation / "refseq_transcripts_by_hgvs.tsv").write_text("CD99\tNM_1\tchrX\t+\t2691132\t2741309\t0\t0\t1\t0,\t1,\n")
+    write_gzip(compilation / "genes.bgz", [coverage_line(1, "chr2", 500, 9000, [(0, 50)]),
+                                          coverage_line(0, "chr1", 100, 5000, [(1, 7), (0, 3)])])
+    write_gzip(compilation / "exons.bgz", [coverage_line(0, "chr1", 100, 300, [(0, 2)], exon_count="")])
     (compilation / "gencode.v26.annotation.gff3").write_text(
         "##gff-version 3\nchrX\tHAVANA\tgene\t2691133\t2741309\t.\t+\t.\tID=ENSG00000002586.19;"
         "gene_id=ENSG00000002586.19;gene_name=CD99\n")
     write_gzip(compilation / "all_transcripts.gtf.bgz",
                ['chr2\tGC\ttranscript\t100\t900\t.\t+\t.\ttranscript_id "T1";exons "100-200,800-900";'])
-    for name in ("genes.bgz", "exons.bgz", "other.gtf.bgz", "junctions.gz.tbi", "notes.txt"):
+    for name in ("other.gtf.bgz", "junctions.gz.tbi", "notes.txt"):
         (compilation / name).write_text("")
     arguments = [str(compilation), "--outputs", str(_outputs(empty_shards)), "--quiet"]
     contents = []
@@ -405,25 +408,30 @@ def test_a_compilation_directory_loads_whole_twice_alike_and_lists_what_it_skips
         assert main(arguments) == 0
         output = capsys.readouterr()
         assert output.err.splitlines() == [
-            f"skipped {compilation}/exons.bgz: Snaptron's exon table (the exons endpoint) is not served yet",
-            f"skipped {compilation}/genes.bgz: Snaptron's gene table (the genes endpoint) is not served yet",
             f"skipped {compilation}/junctions.gz.tbi: a tabix index: the shards index the junctions themselves",
             f"skipped {compilation}/notes.txt: not a Snaptron file this loader knows",
             f"skipped {compilation}/other.gtf.bgz: not a Snaptron file this loader knows"]
         assert "loaded 2 samples" in output.out and "loaded 1 gene transcripts" in output.out
         assert "loaded 1 GENCODE genes" in output.out and "loaded 1 transcripts" in output.out
+        assert f"loaded 2 rows from {compilation}/genes.bgz" in output.out
+        assert f"loaded 1 rows from {compilation}/exons.bgz" in output.out
         contents.append(query_all_shards(empty_shards, "SELECT (SELECT count(*) FROM intron), "
                                                        "(SELECT array_agg(rail_id ORDER BY rail_id) FROM sample), "
                                                        "(SELECT array_agg(name) FROM sample_group), "
                                                        "(SELECT array_agg(symbol) FROM gene_transcript), "
+                                                       "(SELECT array_agg(snaptron_id ORDER BY snaptron_id) FROM gene), "
+                                                       "(SELECT array_agg(snaptron_id) FROM exon), "
                                                        "(SELECT array_agg(gene_id) FROM gencode_gene), "
                                                        "(SELECT count(*) FROM annotation_transcript)"))
     assert contents[0] == contents[1]
-    assert [rows[0][1:5] for rows in contents[0].values()] == [
-        ([0, 1], ["Brain"], ["CD99"], ["ENSG00000002586.19"])] * len(empty_shards.shards)
-    chr2_shard = empty_shards.plan().shard_for("chr2")
-    assert {name: rows[0][5] for name, rows in contents[0].items()} == {
-        name: int(name == chr2_shard) for name in empty_shards.shards}
+    assert [rows[0][1:4] for rows in contents[0].values()] == [([0, 1], ["Brain"], ["CD99"])] * len(empty_shards.shards)
+    plan = empty_shards.plan()
+    assert {name: rows[0][4:6] for name, rows in contents[0].items() if rows[0][4] or rows[0][5]} == (
+        {plan.shard_for("chr1"): ([0], [0]), plan.shard_for("chr2"): ([1], None)}
+        if plan.shard_for("chr1") != plan.shard_for("chr2") else {plan.shard_for("chr1"): ([0, 1], [0])})
+    assert all(rows[0][6] == ["ENSG00000002586.19"] for rows in contents[0].values())
+    assert {name: rows[0][7] for name, rows in contents[0].items()} == {
+        name: int(name == plan.shard_for("chr2")) for name in empty_shards.shards}
     assert rows_by_chromosome(empty_shards) == {"chr1": 5, "chr2": 5}
 
 

@@ -205,7 +205,7 @@ def test_a_shard_crashing_before_the_prepare_changes_nothing(old_and_new, tmp_pa
 def _wait_for_copy(endpoints, shard: str) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
-        active = query_all_shards(endpoints, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY intron_staging%%'",
+        active = query_all_shards(endpoints, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY \"intron_staging\"%%'",
                                   as_loader=True)
         if active[shard][0][0]:
             return

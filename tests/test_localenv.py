@@ -24,12 +24,12 @@ from tests.conftest import postgres_servers, query_all_shards, scratch_directory
 
 def test_each_shard_runs_the_images_sql_with_both_roles(local_environment: Endpoints):
     tables = query_all_shards(local_environment, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-    assert all(rows == [("annotation_transcript",), ("chromosome_stats",), ("gencode_gene",), ("gene_transcript",),
-                       ("intron",), ("load_history",), ("sample",), ("sample_field",), ("sample_group",),
-                       ("shard_metadata",)]
+    assert all(rows == [("annotation_transcript",), ("chromosome_stats",), ("exon",), ("exon_chromosome_stats",),
+                       ("gencode_gene",), ("gene",), ("gene_chromosome_stats",), ("gene_transcript",), ("intron",),
+                       ("load_history",), ("sample",), ("sample_field",), ("sample_group",), ("shard_metadata",)]
                for rows in tables.values())
     version = query_all_shards(local_environment, "SELECT value FROM shard_metadata WHERE key = 'schema_version'")
-    assert all(rows == [("3",)] for rows in version.values())
+    assert all(rows == [("4",)] for rows in version.values())
     columns = query_all_shards(local_environment, "SELECT column_name FROM information_schema.columns "
                                "WHERE table_name = 'intron' ORDER BY ordinal_position")
     assert all([name for (name,) in rows] == list(COLUMNS) for rows in columns.values())
@@ -76,7 +76,7 @@ def test_the_reader_role_cannot_write_anything_even_with_read_only_transactions_
         "CREATE FUNCTION public.scratch() RETURNS int LANGUAGE sql AS 'SELECT 1'",
         "SELECT lo_create(0)", "SELECT lo_from_bytea(0, 'x')",
         "SELECT pg_try_advisory_lock(hashtext('snapthunder.load'))", "SELECT pg_advisory_xact_lock(1)",
-        "SELECT begin_intron_load()", "SELECT finish_intron_load('{chr1}', 'x', 'gtex')",
+        "SELECT begin_table_load('gene')", "SELECT finish_table_load('gene', 'gene_chromosome_stats', '{chr1}', 'x', 'gtex')",
         "SELECT create_intron_indexes('intron')",
     )]
     connection, cursor = reader_cursor(local_environment)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -10,6 +11,7 @@ from psycopg2 import sql
 from snapthunder import posted_queries as posted
 from snapthunder import query as q
 from snapthunder import statements
+from snapthunder.features import EXONS, GENES
 from snapthunder.junctions import COLUMNS
 from snapthunder.plan import plan_shards
 from snapthunder.query import QueryError, RangeFilter, Region
@@ -265,9 +267,19 @@ def test_values_reach_the_sql_only_as_parameters():
     assert "%(p0)s" in text and "project_samples" in text
 
 
+@pytest.mark.parametrize("feature", [GENES, EXONS])
+def test_gene_and_exon_queries_read_their_own_table_and_its_longest_row(feature):
+    query = dataclasses.replace(parse("regions=chr1:5-9,chr1:50-90"), feature=feature)
+    overlap = _render(statements.select_statement(IndexedQuery(query), "chr1", "g:G")[0])
+    assert f'FROM "{feature.table}" AS intron' in overlap and "FROM \"intron\"" not in overlap
+    assert f'max_length FROM "{feature.stats_table}"' in overlap
+    assert _render(statements.held_chromosomes(feature)) == f'SELECT chromosome FROM "{feature.stats_table}"'
+    assert query.output_columns[10:12] == ("exon_count", "gene_id:gene_name:gene_type:bp_length")
+
+
 def test_plain_overlap_is_bounded_by_the_longest_junction_and_modifiers_by_the_region():
     overlap = _render(statements.select_statement(IndexedQuery(parse("regions=chr1:5-9")), "chr1", "g:I")[0])
-    assert "max_length FROM chromosome_stats" in overlap
+    assert 'max_length FROM "chromosome_stats"' in overlap and 'FROM "intron" AS intron' in overlap
     contained = _render(statements.select_statement(IndexedQuery(parse("regions=chr1:5-9&contains=1")), "chr1", "g:I")[0])
     assert "max_length" not in contained and 'intron."end" <= ' in contained
     json_rows = _render(statements.select_statement(IndexedQuery(parse("regions=chr1:5-9&limit=3")), "chr1", "g:I", "json",

@@ -14,6 +14,7 @@ from loaders.genes import GenesFile
 from loaders.transcripts import TranscriptsFile
 from snapthunder import junctions, synthetic, synthetic_genes, synthetic_samples
 from snapthunder.gene_loci import loci
+from snapthunder.layout import EXON_ROWS_FILE, GENE_ROWS_FILE
 from snapthunder.plan import plan_shards
 
 SMALL_SCALE = 0.02
@@ -72,6 +73,8 @@ def test_same_seed_gives_identical_files_and_progress_does_not_change_them(tmp_p
     assert decompressed(first.junctions_path) == decompressed(second.junctions_path)
     assert first.samples_path.read_bytes() == second.samples_path.read_bytes()
     assert first.genes_path.read_bytes() == second.genes_path.read_bytes()
+    for name in (GENE_ROWS_FILE, EXON_ROWS_FILE):
+        assert decompressed(first.junctions_path.parent / name) == decompressed(second.junctions_path.parent / name)
     assert first.rows_per_chromosome == second.rows_per_chromosome
 
 
@@ -226,7 +229,8 @@ def test_the_annotation_files_load_and_describe_the_genes_tables_genes(small_com
 def test_command_line_writes_the_files(tmp_path):
     assert synthetic.main(["--out", str(tmp_path), "--scale", "0.002", "--seed", "3", "--quiet"]) == 0
     assert sorted(path.name for path in tmp_path.iterdir()) == [
-        "all_transcripts.gtf.bgz", "gencode.vS1.annotation.gff3.gz", "junctions.bgz", "junctions.bgz.tbi",
+        "all_transcripts.gtf.bgz", "exons.bgz", "exons.bgz.tbi", "gencode.vS1.annotation.gff3.gz", "genes.bgz",
+        "genes.bgz.tbi", "junctions.bgz", "junctions.bgz.tbi",
         "refseq_transcripts_by_hgvs.tsv", "samples.groups.tsv", "samples.tsv"]
 
 
@@ -260,3 +264,28 @@ def test_full_scale_matches_the_paper(tmp_path):
     samples_counts = [samples_count for *_, samples_count in summaries]
     assert 0.03 < sum(count >= 100 for count in samples_counts) / len(summaries) < 0.04
     assert any(count >= 0.9 * synthetic.DEFAULT_SAMPLES for count in samples_counts)
+
+
+def test_gene_and_exon_rows_are_snaptrons_form_over_the_genes_table(small_compilation):
+    compilation, _ = small_compilation
+    directory = compilation.junctions_path.parent
+    genes, exons = (read_rows(directory / name) for name in (GENE_ROWS_FILE, EXON_ROWS_FILE))
+    symbols = [row[10].split(":")[1] for row in genes]
+    assert len(genes) == synthetic_genes.GENE_COUNT + 3 and symbols.count(synthetic_genes.MULTI_LOCUS_SYMBOL) == 3
+    for rows, format_check in ((genes, "coverage"), (exons, "coverage")):
+        for row in rows:
+            assert junctions.check("\t".join(row).encode(), format_check) == row[1].encode()
+            assert row[6:9] == ["", "", ""] and re.fullmatch(r"ENSG\d{11}\.1:SYNG\w+:protein_coding:\d+", row[10])
+            counts = [count for _, count in parse_samples(row[11])] if row[11] else []
+            assert int(row[13]) == sum(counts) and row[14] == f"{sum(counts) / max(len(counts), 1):.3f}"
+            assert row[15] == f"{statistics.median(counts) if counts else 0:.3f}"
+        keys = [(row[1].encode(), int(row[2]), int(row[3])) for row in rows]
+        assert keys == sorted(keys)                                   # genome order, for tabix
+        assert sorted(int(row[0]) for row in rows) == list(range(len(rows)))
+        assert [int(row[0]) for row in rows] != list(range(len(rows)))     # ids in gene order, not genome order
+    assert all(row[9].isdigit() for row in genes) and all(row[9] == "" for row in exons)
+    spans = {row[10]: (row[1], int(row[2]), int(row[3])) for row in genes}
+    assert all(spans[row[10]][0] == row[1] and spans[row[10]][1] <= int(row[2]) <= int(row[3]) <= spans[row[10]][2]
+               for row in exons)
+    with pysam.TabixFile(str(directory / GENE_ROWS_FILE)) as tabix:
+        assert len(list(tabix.fetch("chr2"))) == 1                    # SYNGM's locus on chr2

@@ -29,7 +29,7 @@ GRANT USAGE ON SCHEMA public TO :"reader_role";
 ALTER DEFAULT PRIVILEGES FOR ROLE :"loader_role" IN SCHEMA public GRANT SELECT ON TABLES TO :"reader_role";
 -- Large objects are the one thing any role may create anywhere by default.
 REVOKE EXECUTE ON FUNCTION lo_creat(integer), lo_create(oid), lo_from_bytea(oid, bytea) FROM PUBLIC;
--- Advisory locks: loads take one (loaders/two_phase.py, begin_intron_load), and
+-- Advisory locks: loads take one (loaders/two_phase.py, begin_table_load), and
 -- a reader holding it would make every load fail as "another load is running".
 -- Only the loader may take them.
 REVOKE EXECUTE ON FUNCTION

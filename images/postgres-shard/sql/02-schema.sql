@@ -17,7 +17,7 @@ CREATE TABLE shard_metadata (
     key   text PRIMARY KEY,
     value text NOT NULL
 );
-INSERT INTO shard_metadata (key, value) VALUES ('schema_version', '3');
+INSERT INTO shard_metadata (key, value) VALUES ('schema_version', '4');
 
 -- Per chromosome held: rows and the longest junction. Overlap queries use
 -- max_length to bound their index scan: end >= a implies start >= a - max_length + 1.
@@ -26,6 +26,9 @@ CREATE TABLE chromosome_stats (
     row_count  bigint  NOT NULL,
     max_length integer NOT NULL
 );
+-- The same for the gene and exon tables (below).
+CREATE TABLE gene_chromosome_stats (LIKE chromosome_stats INCLUDING ALL);
+CREATE TABLE exon_chromosome_stats (LIKE chromosome_stats INCLUDING ALL);
 
 -- One row per loaded file: what was loaded, when, and what was rejected.
 CREATE TABLE load_history (
@@ -147,7 +150,15 @@ CREATE TABLE intron (
     source_dataset_id integer          NOT NULL
 );
 
--- The indexes of an intron table, in one place: the initial table and every
+-- Snaptron's gene and exon coverage rows (genes.bgz, exons.bgz): the junction
+-- file's 17 columns, under the junction names the query language uses, with
+-- other meanings for some (snapthunder/features.py: columns 7-9 empty, 10 the
+-- exon count, 11 gene_id:gene_name:gene_type:bp_length), and their own
+-- snaptron_id space. Same shape, same indexes, same load functions.
+CREATE TABLE gene (LIKE intron);
+CREATE TABLE exon (LIKE intron);
+
+-- The indexes of an intron (or gene, or exon) table, in one place: the initial tables and every
 -- table a load builds get exactly these. Chosen by measurement (README, "Index
 -- choice"): the (chromosome, start, end) key serves the paper's windows and,
 -- with the max_length bound, overlap queries, in output order with no sort;
@@ -164,6 +175,8 @@ END
 $$;
 
 SELECT create_intron_indexes('intron');
+SELECT create_intron_indexes('gene');
+SELECT create_intron_indexes('exon');
 REVOKE EXECUTE ON FUNCTION create_intron_indexes(text) FROM PUBLIC;
 
 RESET ROLE;

@@ -29,6 +29,7 @@ from typing import Callable, Generator, Iterator
 from flask import Response, current_app, g, request
 
 from snapthunder import statements, wire
+from snapthunder.features import FEATURES, Feature
 from snapthunder.plan import ShardPlan
 from snapthunder.query import Query, split_query_string
 from snapthunder.region_sets import IndexedQuery
@@ -74,9 +75,15 @@ def request_parameters(deployment: Deployment, path_ids: str | None = None) -> l
     return split_query_string(raw)
 
 
+def of_endpoint(endpoint_name: str, queries: list[Query]) -> list[Query]:
+    """The queries, asking for the rows of the path's endpoint (`snaptron`, `genes`, `exons`: features.py)."""
+    return [dataclasses.replace(query, feature=FEATURES[endpoint_name]) for query in queries]
+
+
 def leading_column(deployment: Deployment, query: Query) -> str:
-    """A row's first column: the group label in group mode, else `GTEx:I`."""
-    return query.group if query.group is not None else wire.data_source(deployment.endpoints().compilation, "I")
+    """A row's first column: the group label in group mode, else `GTEx:I` (`GTEx:G`, `GTEx:E` for genes, exons)."""
+    return query.group if query.group is not None else wire.data_source(deployment.endpoints().compilation,
+                                                                         query.feature.row_type)
 
 
 def junctions(deployment: Deployment, query: Query, log: RequestLog) -> Response:
@@ -198,12 +205,13 @@ def _open(deployment: Deployment, parts: list[Part], log: RequestLog, deadline: 
 
     def statements_for(name: str, entries) -> Callable:
         def make(cursor):
-            held: list[str] = []
+            held: dict[Feature, list[str]] = {}
             made = []
             for index, chromosomes, select_for in entries:
-                if chromosomes is None:
-                    held = held or _held_chromosomes(cursor, plan, name)
-                for chromosome in held if chromosomes is None else chromosomes:
+                feature = parts[index].query.feature
+                if chromosomes is None and feature not in held:
+                    held[feature] = _held_chromosomes(cursor, plan, name, feature)
+                for chromosome in held[feature] if chromosomes is None else chromosomes:
                     select, parameters = select_for(chromosome)
                     made.append(((index, chromosome), cursor.mogrify(statements.copy_statement(select), parameters)))
             return made
@@ -237,9 +245,9 @@ def _total(chunks: Iterator[bytes | Failure]) -> int:
     return sum(int(line) for item in items for line in item.split())
 
 
-def _held_chromosomes(cursor, plan: ShardPlan, shard: str) -> list[str]:
-    """The chromosomes `shard` holds and the plan places there: a copy a re-shard left behind is not read."""
-    cursor.execute(statements.HELD_CHROMOSOMES)
+def _held_chromosomes(cursor, plan: ShardPlan, shard: str, feature: Feature) -> list[str]:
+    """The chromosomes `shard` holds `feature`'s rows of and the plan places there: a copy a re-shard left is not read."""
+    cursor.execute(statements.held_chromosomes(feature))
     return sorted(name for (name,) in cursor.fetchall() if plan.shard_for(name) == shard)   # byte order: as merged
 
 

@@ -1,4 +1,4 @@
-"""POST /<compilation>/snaptron: several queries in one request, in the three forms clients send.
+"""POST /<compilation>/snaptron (genes, exons): several queries in one request, in the three forms clients send.
 
 * **`groups=`** (Snaptron's bulk form, what query_snaptron.py sends): a form
   POST whose `groups` field is base64 of `q1|||q2|||…`, each query a GET
@@ -27,14 +27,14 @@ from snapthunder import wire
 from snapthunder.posted_queries import parse_bulk, parse_groups, parse_legacy
 from snapthunder.query import QueryError
 
-from snapthunder_api import answers, names
+from snapthunder_api import answers, names, snaptron
 from snapthunder_api.errors import ApiError
 
 blueprint = Blueprint("bulk", __name__)
 
 
-@blueprint.post("/<compilation>/snaptron", strict_slashes=False)
-def bulk(compilation: str):
+@blueprint.post(f"/<compilation>/<{snaptron.ENDPOINT}>", strict_slashes=False)
+def bulk(compilation: str, endpoint_name: str):
     deployment = answers.serving(compilation)
     settings = deployment.settings
     most = settings["max_request_bytes"]
@@ -44,15 +44,18 @@ def bulk(compilation: str):
     pairs = answers.request_parameters(deployment)
     if request.mimetype == "application/json":
         query = parse_bulk(posted_json(request.get_data(as_text=True), "body"), pairs, settings["max_request_items"])
+        [query] = answers.of_endpoint(endpoint_name, [query])
         resolved = names.resolved(deployment, [query])
         return answers.junctions(deployment, resolved[0], g.request_log) if resolved else _no_samples()
     if "groups" in request.form:
-        queries = parse_groups(request.form["groups"], settings["max_request_items"])
+        queries = answers.of_endpoint(endpoint_name, parse_groups(request.form["groups"],
+                                                                  settings["max_request_items"]))
         header = "\t".join(queries[0].output_columns) + "\n"
         parts = [answers.Part(query, query.group) for query in names.resolved(deployment, queries)]
         return answers.in_order(deployment, parts, header.encode(), g.request_log) if parts else _no_samples()
     if "fields" in request.form:
-        queries = parse_legacy(posted_json(request.form["fields"], "fields"), pairs, settings["max_request_items"])
+        queries = answers.of_endpoint(endpoint_name, parse_legacy(posted_json(request.form["fields"], "fields"), pairs,
+                                                                  settings["max_request_items"]))
         leading = answers.leading_column(deployment, queries[0])
         header = "\t".join(queries[0].output_columns) + "\n" + wire.datatypes_line(queries[0].fields) + "\n"
         parts = [answers.Part(query, leading) for query in names.resolved(deployment, queries)]

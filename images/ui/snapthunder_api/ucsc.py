@@ -38,7 +38,8 @@ def _links(deployment: Deployment, query: Query, pairs: list[tuple[str, str]], l
     lines = ["DataSource:Type\tcoordinate_string\tURL"] if query.header else []
     for part in query.per_region():
         region = _shown_region(part)
-        link = wire.browser_link(request.host_url, compilation, region, _track_query(pairs, region, part))
+        link = wire.browser_link(request.host_url, compilation, region, _track_query(pairs, region, part),
+                                 query.feature.name)
         lines.append(f"{wire.data_source(compilation, 'U')}\t{region}\t{link}")
     return answers.text_answer("".join(line + "\n" for line in lines), log)
 
