@@ -40,7 +40,7 @@ from loaders.rejects import RejectsFile
 from loaders.samples import SamplesFile
 from snapthunder import localenv
 from snapthunder.gene_loci import loci
-from snapthunder.synthetic_annotations import gene_id
+from snapthunder.synthetic_genes import gene_id
 from snapthunder.synthetic_samples import write_samples_table
 
 SAMPLE_TOTAL = 316_000

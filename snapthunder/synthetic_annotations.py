@@ -4,11 +4,11 @@ Both describe the genes of the generated RefSeq table (synthetic_genes.py),
 so a gene's symbol, its GENCODE id and its transcripts all point at the
 same junctions:
 
-* `GENCODE_FILE` (GENCODE's GFF3 layout, gzipped): per symbol and locus a
-  `gene` line whose span covers its transcripts, keyed by a versioned id
-  `ENSG<11 digits>.<version>` (SYNGM, on three loci, is three genes, as
-  GENCODE has one gene per locus), then its `transcript` and `exon` lines.
-  `gene_id(index)` gives the id of the index-th gene (1-based, as SYNG<n>).
+* `GENCODE_FILE` (GENCODE's GFF3 layout, gzipped): per gene of
+  synthetic_genes.genes (one per symbol and locus: SYNGM, on three loci, is
+  three genes, as GENCODE has one gene per locus) a `gene` line with its
+  span and its versioned id (synthetic_genes.gene_id, the id genes.bgz
+  names too), then its `transcript` and `exon` lines.
 * `all_transcripts.gtf.bgz` (Snaptron's GTF-like layout, bgzip, sorted by
   position): each RefSeq transcript as a coding row (`GC,RS`, two exons and
   a CDS span), and per gene a non-coding row of three exons (`ES`) and
@@ -26,16 +26,10 @@ from typing import Iterator
 import pysam
 
 from snapthunder.layout import ANNOTATIONS_FILE
-from snapthunder.synthetic_genes import EXON_LENGTH, MULTI_LOCUS_SYMBOL, Transcript
+from snapthunder.synthetic_genes import EXON_LENGTH, Transcript, genes
 
 GENCODE_FILE = "gencode.vS1.annotation.gff3.gz"
-GENE_ID_DIGITS = 11
 VARIANTS = 4           # gene n has n % VARIANTS extra coding transcripts
-
-
-def gene_id(index: int) -> str:
-    """The versioned GENCODE id of the index-th gene (1-based; the multi-locus symbol's come after the others)."""
-    return f"ENSG{index:0{GENE_ID_DIGITS}d}.{1 + index % 9}"
 
 
 def write_annotation_files(out_dir: Path, table: list[Transcript]) -> tuple[Path, Path]:
@@ -57,16 +51,11 @@ def write_annotation_files(out_dir: Path, table: list[Transcript]) -> tuple[Path
 
 
 def _genes(table: list[Transcript]) -> list[tuple[str, str, list[Transcript]]]:
-    """(gene id, symbol, transcripts) per gene: a symbol's transcripts, one gene per locus for the multi-locus one."""
-    by_symbol: dict[str, list[Transcript]] = {}
-    for transcript in table:
-        by_symbol.setdefault(transcript.symbol, []).append(transcript)
-    genes, index = [], 0
-    for symbol, transcripts in by_symbol.items():
-        for group in ([[one] for one in transcripts] if symbol == MULTI_LOCUS_SYMBOL else [transcripts]):
-            index += 1
-            genes.append((gene_id(index), symbol, group))
-    return genes
+    """(gene id, symbol, transcripts) per gene of synthetic_genes.genes (one per symbol and locus), in its order."""
+    return [(gene.gene_id, gene.symbol, [transcript for transcript in table if transcript.symbol == gene.symbol
+                                         and transcript.chromosome == gene.chromosome
+                                         and gene.start <= transcript.start + 1 and transcript.end <= gene.end])
+            for gene in genes(table)]
 
 
 def _gff3_lines(genes: list[tuple[str, str, list[Transcript]]]) -> Iterator[str]:
@@ -88,7 +77,7 @@ def _gff3_lines(genes: list[tuple[str, str, list[Transcript]]]) -> Iterator[str]
 def _transcript_rows(genes: list[tuple[str, str, list[Transcript]]]) -> Iterator[tuple[str, int, int, str]]:
     """(chromosome, start, end, line) of every all_transcripts row, unsorted."""
     for identifier, symbol, transcripts in genes:
-        index = int(identifier[4:4 + GENE_ID_DIGITS])
+        index = int(identifier[4:].split(".")[0])
         for number, transcript in enumerate(transcripts, 1):
             yield _row(transcript, f"NM_{index:06d}{number}", "GC,RS", 2, coding=True)
         widest = max(transcripts, key=lambda t: t.end - t.start)

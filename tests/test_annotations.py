@@ -26,7 +26,8 @@ from snapthunder import query as query_language
 from snapthunder.gene_loci import loci
 from snapthunder.layout import ANNOTATIONS_FILE, GENES_FILE
 from snapthunder.query import Region
-from snapthunder.synthetic_annotations import GENCODE_FILE, gene_id
+from snapthunder.synthetic_annotations import GENCODE_FILE
+from snapthunder.synthetic_genes import gene_id
 
 pytest.register_assert_rewrite("tests.api_fixtures")
 from tests.api_fixtures import COMPILATION  # noqa: E402 (registered first)
@@ -164,9 +165,17 @@ def test_a_gene_id_of_a_gtf_human_or_mouse_whose_span_is_a_junction_answers_that
         assert _load_only(annotated, "--gencode", str(annotated.directory / GENCODE_FILE)) == 0
 
 
+def test_a_gene_id_on_genes_answers_that_gene_alone_as_snaptron_does(annotated):
+    identifier = gene_id(7)
+    lines = annotated.http.get(f"/{COMPILATION}/genes?regions={identifier.lower()}").text.splitlines()
+    assert len(lines) == 2 and lines[1].split("\t")[11].startswith(f"{identifier}:SYNG7:"), lines[1:]
+    span = annotated.genes[identifier]
+    assert lines[1].split("\t")[2:5] == [span.chromosome, str(span.start), str(span.end)]
+
+
 @pytest.mark.parametrize("regions, message", [
-    ("ENSG00000000001.99", "regions: unknown gene id 'ENSG00000000001.99'; did you mean ENSG00000000001.2"),
-    ("ensg00000000001", "regions: unknown gene id 'ENSG00000000001'; did you mean ENSG00000000001.2"),
+    ("ENSG00000000001.99", "regions: unknown gene id 'ENSG00000000001.99'; did you mean ENSG00000000001.1"),
+    ("ensg00000000001", "regions: unknown gene id 'ENSG00000000001'; did you mean ENSG00000000001.1"),
     ("chr1:1-5,ENSG99999999999.1", "regions: unknown gene id 'ENSG99999999999.1' (versioned GENCODE ids"),
 ])
 def test_an_unknown_gene_id_is_a_400_naming_it_and_the_nearest_ids(annotated, regions, message):
