@@ -244,7 +244,8 @@ def start_original(work_dir: Path, junctions: Path) -> tuple[dict, subprocess.Po
         raise RuntimeError("loading the original design's table failed")
     shard = next(iter(environment.shards.values()))
     port = free_port()
-    settings = dict(os.environ, **{ORIGINAL_SETTINGS: json.dumps(shard.connect_arguments(environment.reader))},
+    arguments = shard.connect_arguments(environment.reader, environment.compilation)
+    settings = dict(os.environ, **{ORIGINAL_SETTINGS: json.dumps(arguments)},
                     PYTHONPATH=str(localenv.REPOSITORY))
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8",

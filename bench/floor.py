@@ -42,10 +42,10 @@ class QueryFloor:
     name = "floor"
     label = "floor: the server alone"
 
-    def __init__(self, shard: Shard, superuser: Credentials | None, reader: Credentials) -> None:
+    def __init__(self, shard: Shard, superuser: Credentials | None, reader: Credentials, compilation: str) -> None:
         self.to_null_sink = superuser is not None
         self.method = NULL_SINK_METHOD if self.to_null_sink else EXPLAIN_METHOD
-        self.connection = psycopg2.connect(**shard.connect_arguments(superuser or reader))
+        self.connection = psycopg2.connect(**shard.connect_arguments(superuser or reader, compilation))
         self.connection.autocommit = True
 
     def run(self, query: PaperQuery) -> int | None:

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     deployment = endpoints_module.load(arguments.outputs)
     shard = deployment.shards[arguments.shard or deployment.plan().shard_for("chr1")]
-    connection = psycopg2.connect(**shard.connect_arguments())
+    connection = psycopg2.connect(**shard.connect_arguments(compilation=deployment.first_compilation))
     table = {}
     try:
         with connection.cursor() as cursor:

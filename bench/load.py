@@ -129,7 +129,7 @@ def _environments(scratch: Path):
 
 def _raw_copy(shard: Shard, source: Input, chromosomes: list[str] | None) -> int:
     """COPY the bytes as a load does; with `chromosomes`, go on to queryable as a load does."""
-    connection = psycopg2.connect(**shard.connect_arguments())
+    connection = psycopg2.connect(**shard.connect_arguments(compilation=localenv.DEFAULT_COMPILATION))
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT begin_table_load('intron')")

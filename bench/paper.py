@@ -82,14 +82,15 @@ def _open_peers(endpoints: Endpoints, compilation: Compilation, scratch: Path, n
     junctions = compilation.junctions_path
     builders = [
         (OriginalPostgres, "the original design's table (a copy of the whole compilation in one table)",
-         lambda: OriginalPostgres(shard, junctions)),
+         lambda: OriginalPostgres(shard, junctions, endpoints.first_compilation)),
         (OriginalSqlite, "the SQLite database", lambda: OriginalSqlite(junctions, scratch / "original.sqlite")),
         (Tabix, "the tabix reader", lambda: Tabix(junctions)),
-        (SnapthunderSql, "snapthunder's shard connection", lambda: SnapthunderSql(shard, endpoints.reader)),
+        (SnapthunderSql, "snapthunder's shard connection",
+         lambda: SnapthunderSql(shard, endpoints.reader, endpoints.first_compilation)),
     ]
     if endpoints.api_url:
         builders.append((SnapthunderApi, "the API client",
-                         lambda: SnapthunderApi(endpoints.api_url, endpoints.compilation)))
+                         lambda: SnapthunderApi(endpoints.api_url, endpoints.first_compilation)))
     elif SnapthunderApi.name in peer_names:
         notes.append("peer 5 (snapthunder through the HTTP API) skipped: the endpoints document has no `api_url` "
                      "(start the API, or deploy it, and run again); the API goals are not measured.")
@@ -102,7 +103,7 @@ def _open_peers(endpoints: Endpoints, compilation: Compilation, scratch: Path, n
         peer = build()
         stack.callback(peer.close)
         peers.append(peer)
-    floor = QueryFloor(shard, local_superuser(endpoints), endpoints.reader)
+    floor = QueryFloor(shard, local_superuser(endpoints), endpoints.reader, endpoints.first_compilation)
     stack.callback(floor.close)
     return peers, floor
 

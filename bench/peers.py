@@ -49,8 +49,8 @@ class OriginalPostgres:
     name = "original_postgres"
     label = "1 original design (PostgreSQL, fetchall)"
 
-    def __init__(self, shard: Shard, junctions_path: Path) -> None:
-        self.connection = psycopg2.connect(**shard.connect_arguments())
+    def __init__(self, shard: Shard, junctions_path: Path, compilation: str) -> None:
+        self.connection = psycopg2.connect(**shard.connect_arguments(compilation=compilation))
         self.connection.autocommit = True
         table = sql.Identifier(ORIGINAL_TABLE)
         with self.connection.cursor() as cursor, gzip.open(junctions_path, "rb") as junctions:
@@ -129,8 +129,8 @@ class SnapthunderSql:
     name = "snapthunder_sql"
     label = "4 snapthunder, direct SQL on the shard"
 
-    def __init__(self, shard: Shard, reader: Credentials) -> None:
-        self.connection = psycopg2.connect(**shard.connect_arguments(reader))
+    def __init__(self, shard: Shard, reader: Credentials, compilation: str) -> None:
+        self.connection = psycopg2.connect(**shard.connect_arguments(reader, compilation))
         self.connection.autocommit = True
 
     def run(self, query: PaperQuery) -> int:

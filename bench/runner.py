@@ -60,7 +60,7 @@ def run(settings: Settings, endpoints: Endpoints, progress: bool) -> tuple[Path,
             results.paper = paper.run(endpoints, compilation, scratch, settings.runs, progress, settings.window_ends,
                                       settings.peers)
         if "service" in settings.workloads:
-            results.service = service.run(endpoints.api_url, settings.baseline_url, endpoints.compilation,
+            results.service = service.run(endpoints.api_url, settings.baseline_url, endpoints.first_compilation,
                                           compilation.sample_total(), settings.service_seconds, progress,
                                           compilation.junctions_path, scratch)
         if "load" in settings.workloads:

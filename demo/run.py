@@ -1,4 +1,4 @@
-"""The demo: local shards and the API up, a GTEx-like compilation loaded, queried, briefly benchmarked.
+"""The demo: local shards and the API up, a GTEx-like and a TCGA-like compilation loaded, queried, united, benchmarked.
 
 Each step is the same code a user runs by hand (`make up`, `python -m
 loaders`, `python -m bench`), so the demo shows the real path; each says what
@@ -8,7 +8,10 @@ the paper's widest window against the original design plus short service
 levels, so that the demo stays within five minutes on two cores; `make bench`
 runs the whole benchmark. The demo reuses what is already there (servers
 that are up, a compilation already generated) and leaves the servers and the
-API up for exploring until `make down`.
+API up for exploring until `make down`. The two compilations share the
+shards (each its own schema), have disjoint rail_ids as Snaptron's gtex and
+tcga do, and are united the way Snaptron's clients unite compilations
+(demo/union.py).
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from tqdm import tqdm
 from bench import cli as bench_cli
 from bench import compilation as bench_compilation
 from loaders import cli as loader_cli
+from demo.union import union
 from snapthunder import endpoints as endpoints_module
-from snapthunder import localenv
+from snapthunder import localenv, synthetic
+from snapthunder.compilations import search_path_option
 from snapthunder.endpoints import Endpoints, EndpointsError
 from snapthunder.synthetic_genes import MULTI_LOCUS_SYMBOL
 
@@ -39,6 +44,11 @@ EXAMPLE_REGIONS = (("chr1", 1, 2_500_000), ("chr1", 1, 25_000_000), ("chr1", 1_0
 DEMO_BENCH = ("--workloads", "paper,service,genes", "--windows", "25",
               "--peers", "original_postgres,snapthunder_sql,snapthunder_api", "--service-seconds", "3")
 HEARTBEAT_SECONDS = 10
+# The two compilations: the benchmark's GTEx-like one, and a smaller TCGA-like one with rail_ids from 59761 and
+# source_dataset_id 4, as Snaptron's recount2 tcga (SNAPTRON-WIRE.md §12).
+COMPILATIONS = ("gtex", "tcga")
+TCGA_LIKE = {"scale": 0.1, "samples": 1_100, "rail_id_offset": 59_761, "source_dataset_id": 4}
+UNION_REGION = "chr1:1000000-1100000"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +70,17 @@ def main(argv: list[str] | None = None) -> int:
         steps.begin(f"loading {compilation.directory} into {len(environment.shards)} shards (`python -m loaders DIR`)",
                     "its junctions, samples, genes table and gene and exon rows, taken by name; each chromosome goes to its shard, every "
                     "line is checked, and the load commits on every shard or on none")
-        status = loader_cli.main([str(compilation.directory), "--outputs", str(arguments.outputs),
+        status = loader_cli.main([str(compilation.directory), "--compilation", "gtex",
+                                  "--outputs", str(arguments.outputs), *([] if progress else ["--quiet"])])
+        if status:
+            return status
+        tcga_directory = directory.parent / "tcga-like"
+        steps.begin("generating and loading a TCGA-like compilation as `tcga` (150 k junctions, 1,100 samples)",
+                    "a second compilation on the same shards, in its own schema, with its own rail_ids "
+                    "(59761 on, as Snaptron's tcga); loading it does not touch gtex")
+        if bench_compilation.prepare_needed(tcga_directory):
+            synthetic.generate(tcga_directory, progress=progress, **TCGA_LIKE)
+        status = loader_cli.main([str(tcga_directory), "--compilation", "tcga", "--outputs", str(arguments.outputs),
                                   *([] if progress else ["--quiet"])])
         if status:
             return status
@@ -68,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         steps.begin("counting a few regions through the API", "what a Snaptron client asks; chr1:1-25 Mb gives "
                     "the paper's 618,8xx junctions")
         _show_regions(environment)
+        steps.begin(f"uniting gtex and tcga over {UNION_REGION}, as the clients do (`--datasrc gtex,tcga`)",
+                    "Snaptron has no server-side join: clients fetch each compilation and merge rows by coordinates")
+        _show_union(environment)
         if not arguments.no_bench:
             steps.begin("a short benchmark (`python -m bench " + " ".join(DEMO_BENCH) + "`; about 1.5 min)",
                         "the paper's widest window, side by side with the original design, and the API under 1, 8 "
@@ -137,18 +160,21 @@ def _environment(shards: str, outputs: Path, steps: Steps) -> Endpoints:
         steps.begin(f"starting {shards} local shards and the API (`make up`)",
                     "one real PostgreSQL server per shard on 127.0.0.1, initialised by the shard image's own SQL, "
                     "as the cluster runs one per StatefulSet")
-        return localenv.up(shards, outputs)
+        return localenv.up(shards, outputs, compilations=COMPILATIONS)
 
 
 def _show_shards(environment: Endpoints) -> None:
-    print("\nper shard:")
+    print("\nper shard and compilation:")
     for shard in environment.shards.values():
-        with psycopg2.connect(**shard.connect_arguments(environment.reader)) as connection:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT coalesce(sum(row_count), 0), count(*) FROM chromosome_stats")
-                rows, chromosomes = cursor.fetchone()
-        connection.close()
-        print(f"  {shard.name:<12} 127.0.0.1:{shard.port:<6} {rows:>10,} junctions on {chromosomes} sequences")
+        for name in COMPILATIONS:
+            with psycopg2.connect(**shard.connect_arguments(environment.reader),
+                                  options=search_path_option(name)) as connection:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT coalesce(sum(row_count), 0), count(*) FROM chromosome_stats")
+                    rows, chromosomes = cursor.fetchone()
+            connection.close()
+            print(f"  {shard.name:<12} 127.0.0.1:{shard.port:<6} {name:<5} {rows:>10,} junctions on "
+                  f"{chromosomes} sequences")
 
 
 def _show_regions(environment: Endpoints) -> None:
@@ -156,7 +182,7 @@ def _show_regions(environment: Endpoints) -> None:
     if not environment.api_url:
         print("\n(no API in this environment: start it with `make down && make up` to query over HTTP)")
         return
-    base = f"{environment.api_url}/{environment.compilation}/snaptron"
+    base = f"{environment.api_url}/{COMPILATIONS[0]}/snaptron"
     print(f"\nexample queries through the API ({base}):")
     for chromosome, start, end in EXAMPLE_REGIONS:
         region = f"regions={chromosome}:{start}-{end}&contains=1&fields=rc"
@@ -164,6 +190,25 @@ def _show_regions(environment: Endpoints) -> None:
         frequent = _count(f"{base}?{region}&rfilter=samples_count>:100")
         print(f"  {chromosome}:{start:,}-{end:,}: {everything:,} junctions inside, {frequent:,} of them in >= 100 samples")
     print(f"  e.g. curl '{base}?regions=chr1:11000-20000'")
+
+
+def _show_union(environment: Endpoints) -> None:
+    """Each compilation's rows of one region through the API, and their union (demo/union.py)."""
+    if not environment.api_url:
+        return
+    answers = {}
+    for name in COMPILATIONS:
+        url = f"{environment.api_url}/{name}/snaptron?regions={UNION_REGION}&header=0"
+        with urllib.request.urlopen(url, timeout=60) as response:
+            answers[name] = [line.split("\t")[1:] for line in response.read().decode().splitlines()]
+    united = union(answers)
+    shared = [row for row in united if ":" in row[0]]
+    print("\n" + ", ".join(f"{name}: {len(rows):,} junctions" for name, rows in answers.items())
+          + f"; union: {len(united):,} ({len(shared):,} in both, their samples and counts added)")
+    for row in (shared or united)[:2]:
+        print(f"  ids {row[0]}  {row[1]}:{row[2]}-{row[3]}  samples_count {row[12]}  coverage_sum {row[13]}  "
+              f"source_dataset_id {row[16]}")
+    print(f"  e.g. curl '{environment.api_url}/tcga/snaptron?regions={UNION_REGION}'  (rows labelled TCGA:I)")
 
 
 def _count(url: str) -> int:

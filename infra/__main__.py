@@ -61,6 +61,7 @@ if settings.load_url:
         image=images.ui_image,
         pull_policy=images.pull_policy,
         url=settings.load_url,
+        compilation=settings.compilations[0].name,
         loader_document=outputs.loader_json(document),
         plan_digest=plan_digest,
         resources=settings.ui_resources,

@@ -1,6 +1,7 @@
 """The in-cluster load: a Job that runs the loader on `loadUrl`, when it is set.
 
-The Job runs `python -m loaders URL --outputs FILE` from the UI image (which
+The Job runs `python -m loaders URL --compilation FIRST --outputs FILE` (the
+first of the stack's compilations) from the UI image (which
 carries the loader), with the full endpoints document, loader credentials
 included, mounted from a Secret of its own; its pods carry the loader label,
 which the shards' network policy admits. `pulumi up` waits for the Job to
@@ -34,6 +35,7 @@ class LoadJobArgs:
     image: pulumi.Input[str]
     pull_policy: str
     url: str
+    compilation: str
     loader_document: pulumi.Input[str]
     plan_digest: str
     resources: ContainerResources
@@ -59,7 +61,8 @@ class LoadJob(pulumi.ComponentResource):
             name="loader",
             image=args.image,
             image_pull_policy=args.pull_policy,
-            command=["python", "-m", "loaders", args.url, "--outputs", ui.ENDPOINTS_PATH],
+            command=["python", "-m", "loaders", args.url, "--compilation", args.compilation,
+                     "--outputs", ui.ENDPOINTS_PATH],
             # The loader writes its rejects file (bad lines, with reasons) into the working directory.
             working_dir="/tmp",
             volume_mounts=[endpoints_mount, tmp_mount],

@@ -35,7 +35,7 @@ def build_document(settings: Settings, loader_passwords: Mapping[str, str], read
     loader = {shard: endpoints.Credentials(shard_image.LOADER_ROLE, password)
               for shard, password in loader_passwords.items()}
     document = endpoints.document(
-        settings.compilation, settings.plan, addresses, loader,
+        settings.compilations, settings.plan, addresses, loader,
         endpoints.Credentials(shard_image.READER_ROLE, reader_password), ui.service_url(namespace),
     )
     document["kubernetes"] = {

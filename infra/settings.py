@@ -19,6 +19,7 @@ from typing import Any, Callable
 import pulumi
 import yaml
 
+from snapthunder.compilations import Compilation, CompilationError, parse_all
 from snapthunder.plan import PlanError, ShardPlan, plan_shards
 
 PROJECT_FILE = Path(__file__).resolve().parent.parent / "Pulumi.yaml"
@@ -78,7 +79,7 @@ class Settings:
     """Everything the program needs from the stack config, checked: components take parts of it."""
 
     plan: ShardPlan
-    compilation: str
+    compilations: tuple[Compilation, ...]
     namespace: str
     create_namespace: bool
     images: ImageSettings
@@ -115,7 +116,7 @@ class Settings:
                                 f"got {shard_resources.memory_limit}")
         return cls(
             plan=plan,
-            compilation=read("compilation", _COMPILATION),
+            compilations=read("compilations", _compilations),
             namespace=read("namespace", _NAMESPACE),
             create_namespace=read("createNamespace"),
             images=_images(read),
@@ -182,6 +183,14 @@ def _parse(raw: str, kind: str, key: str) -> Any:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise SettingsError(f"{PROJECT}:{key} must be a list of strings; got {raw!r}")
     return value
+
+
+def _compilations(spelled: list[str]) -> tuple[Compilation, ...]:
+    """Checked by snapthunder.compilations; its message says what is allowed (a ValueError, as _Reader expects)."""
+    try:
+        return parse_all(spelled)
+    except CompilationError as error:
+        raise ValueError(f"a list of compilations ({error})") from None
 
 
 def _images(read: _Reader) -> ImageSettings:
@@ -281,8 +290,6 @@ def _cidr_list(values: list[str]) -> list[str]:
 
 
 # The checks of names, each with what the name may be (the error message says it).
-_COMPILATION = _matching(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
-                         "a lower-case name of letters, digits and '-' such as gtex, tcga or srav2")
 _NAMESPACE = _matching(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
                        "a Kubernetes namespace name (lower-case letters, digits and '-')")
 _STORAGE_CLASS = _matching(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",

@@ -22,10 +22,11 @@ from loaders.pipeline import LoadSummary, load_junctions
 from loaders.rejects import RejectsFile, default_rejects_path
 from loaders.samples import SamplesFile
 from loaders.shard_writer import ShardLoadError
-from loaders.two_phase import recover
+from loaders.two_phase import drop, recover
 from loaders.source import SourceError
 from loaders.transcripts import TranscriptsFile
 from loaders.unique_ids import DuplicateIdError
+from snapthunder.compilations import Compilation, CompilationError, parse
 from snapthunder.endpoints import Endpoints, EndpointsError
 from snapthunder.layout import (ANNOTATIONS_FILE, EXON_ROWS_FILE, GENCODE_ENDINGS, GENE_ROWS_FILE, GENES_FILE,
                                 JUNCTIONS_FILES, SAMPLES_FILE)
@@ -35,8 +36,9 @@ from snapthunder.targets import add_target_arguments, open_target
 def parser() -> argparse.ArgumentParser:
     result = argparse.ArgumentParser(
         prog="python -m loaders",
-        description="Load a Snaptron junctions file into the shards of a snapthunder deployment. "
-                    "A load replaces the chromosomes the file contains, on every shard or on none.",
+        description="Load a Snaptron junctions file into the shards of a snapthunder deployment, as one of its "
+                    "compilations. A load replaces the chromosomes the file contains in that compilation, on every "
+                    "shard or on none, and never touches another compilation.",
     )
     result.add_argument("file", metavar="FILE|DIR", nargs="?",
                         help="junctions: .bgz, .gz or plain TSV; - for stdin; or an http(s) URL; or a compilation "
@@ -45,9 +47,17 @@ def parser() -> argparse.ArgumentParser:
                              "are loaded (as --samples, --genes, --gencode and --annotations), with its gene and exon "
                              f"rows ({GENE_ROWS_FILE}, {EXON_ROWS_FILE}: /genes and /exons), and its other files "
                              "listed as skipped")
+    result.add_argument("--compilation", metavar="NAME[:DataSource[:genome]]",
+                        help="the compilation loaded (or recovered): default the only one the endpoints document "
+                             "lists, else required; its DataSource label and genome default to the document's, "
+                             "or to Snaptron's for that name (gtex: GTEx, hg38)")
     result.add_argument("--recover", action="store_true",
                         help="instead of loading, finish or roll back a load that a dead loader left half-committed "
-                             "(every load does this first)")
+                             "(every load does this first): of --compilation, or of every compilation")
+    result.add_argument("--drop", metavar="NAME",
+                        help="instead of loading, remove compilation NAME and everything loaded into it from every "
+                             "shard (on all or none); asks for confirmation unless --yes")
+    result.add_argument("--yes", action="store_true", help="with --drop: do not ask (needed when stdin is no terminal)")
     add_target_arguments(result)
     result.add_argument("--samples", metavar="PATH",
                         help="also load this samples.tsv into every shard, with the samples.groups.tsv beside it "
@@ -78,8 +88,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     command_line = parser()
     arguments = command_line.parse_args(argv)
-    if (arguments.file is None) == (not arguments.recover):
-        command_line.error("give either FILE or --recover")
+    if sum((arguments.file is not None, arguments.recover, arguments.drop is not None)) != 1:
+        command_line.error("give one of FILE, --recover or --drop NAME")
+    if arguments.drop is not None and arguments.compilation is not None:
+        command_line.error("--drop NAME names the compilation: leave out --compilation")
     try:
         _take_directory(arguments)
     except (DirectoryError, OSError) as error:
@@ -92,17 +104,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with open_target(arguments) as endpoints:
             if arguments.recover:
-                print("\n".join(recover(endpoints)) or "nothing to recover: no shard holds a prepared load")
+                name = _chosen(arguments.compilation, endpoints).name if arguments.compilation else None
+                print("\n".join(recover(endpoints, name)) or "nothing to recover: no shard holds a prepared load")
                 return 0
-            samples = SamplesFile(arguments.samples, endpoints.compilation, samples_rejects) if arguments.samples else None
+            if arguments.drop is not None:
+                return _drop(_chosen(arguments.drop, endpoints), endpoints, arguments.yes)
+            compilation = _chosen(arguments.compilation, endpoints)
+            samples = SamplesFile(arguments.samples, compilation.name, samples_rejects) if arguments.samples else None
             if arguments.gencode:
                 annotations.append(GencodeFile(arguments.gencode))
             if arguments.annotations:
                 annotations.append(TranscriptsFile(arguments.annotations, endpoints.plan()))
             summary = load_junctions(arguments.file, endpoints, arguments.rejects, arguments.jobs,
                                      progress=_show_progress(arguments.quiet), samples=samples, genes=genes,
-                                     coverage=arguments.coverage, annotations=annotations)
-    except argparse.ArgumentTypeError as error:
+                                     coverage=arguments.coverage, compilation=compilation,
+                                     annotations=annotations)
+    except (argparse.ArgumentTypeError, CompilationError, UsageError) as error:
         print(f"usage error: {error}", file=sys.stderr)
         return 2
     except (EndpointsError, SourceError, DuplicateIdError, ShardLoadError, FeatureFileError, psycopg2.Error,
@@ -118,6 +135,44 @@ def main(argv: list[str] | None = None) -> int:
             if extra is not None:
                 extra.close()
     _print_summary(summary, endpoints, samples, genes, annotations)
+    print(f"compilation {compilation.name} ({compilation.data_source}, {compilation.genome}): "
+          f"served at /{compilation.name}/snaptron")
+    return 0
+
+
+class UsageError(Exception):
+    """The command line does not say what to do: exit 2 with this message."""
+
+
+def _chosen(spelled: str | None, endpoints: Endpoints) -> Compilation:
+    """The compilation named (`name` as the document configures it, or `name:Label:genome`), else the only one."""
+    if spelled is None:
+        try:
+            return endpoints.configured(endpoints.compilation)
+        except EndpointsError as error:
+            raise UsageError(str(error)) from None
+    if ":" in spelled:
+        return parse(spelled)
+    try:
+        return endpoints.configured(spelled)
+    except EndpointsError as error:
+        raise UsageError(str(error)) from None
+
+
+def _drop(compilation: Compilation, endpoints: Endpoints, yes: bool) -> int:
+    """`--drop NAME`: confirmed on a terminal (or by --yes), then removed from every shard."""
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"--drop {compilation.name} removes it from every shard: add --yes to do so "
+                             "without a terminal to confirm on")
+        answer = input(f"remove compilation {compilation.name} and everything loaded into it from all "
+                       f"{len(endpoints.shards)} shards? type its name to confirm: ")
+        if answer.strip() != compilation.name:
+            print(f"not dropped: {answer.strip()!r} is not {compilation.name!r}", file=sys.stderr)
+            return 1
+    for line in drop(endpoints, compilation):
+        print(line)
+    print(f"dropped compilation {compilation.name} from {len(endpoints.shards)} shards")
     return 0
 
 

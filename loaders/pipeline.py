@@ -45,6 +45,7 @@ from loaders.shard_writer import ShardWriter, describe_error
 from loaders.two_phase import Load
 from loaders.source import Source, line_blocks
 from loaders.unique_ids import SeenIds, refuse_repeat
+from snapthunder.compilations import Compilation
 from snapthunder.endpoints import Endpoints
 from snapthunder.features import JUNCTIONS, Feature
 from snapthunder.junctions import CheckedBlock, check_block
@@ -87,9 +88,13 @@ def load_junctions(
     samples: SamplesFile | None = None,
     genes: GenesFile | None = None,
     coverage: Sequence[tuple[Feature, str]] = (),
+    compilation: Compilation | None = None,
     annotations: Sequence[SpooledTable] = (),
 ) -> LoadSummary:
-    """Load a junctions file and its extras (`samples`, `genes`, `coverage` rows, `annotations`) into the shards.
+    """Load a junctions file and its extras (`samples`, `genes`, `coverage` rows, `annotations`) of `compilation`.
+
+    `compilation` defaults to the only one the document configures. Nothing
+    of any other compilation is read or written.
 
     On all of them or none: the `coverage` files (genes.bgz, exons.bgz) go
     through the same pipeline into their own tables, in the same transaction
@@ -99,6 +104,7 @@ def load_junctions(
     failure during the commit: two_phase.py).
     """
     started = time.monotonic()
+    compilation = compilation or endpoints.configured(endpoints.compilation)
     summary = LoadSummary(source_name)
     summary.coverage = [LoadSummary(path) for _, path in coverage]
     files = [(JUNCTIONS, summary, rejects_path)] + [(feature, part, None)
@@ -106,10 +112,10 @@ def load_junctions(
     plan = endpoints.plan()
     written: list[tuple[Feature, str]] = []
     jobs = jobs or default_jobs()
-    with _worker_pool(jobs) as workers, Load(endpoints) as load:
+    with _worker_pool(jobs) as workers, Load(endpoints, compilation) as load:
         summary.recovered = load.recovered
         for feature, part, rejects in files:
-            writers = _load_file(feature, part, rejects, load, plan, workers, jobs, progress)
+            writers = _load_file(feature, part, rejects, load, compilation.name, plan, workers, jobs, progress)
             written += [(feature, name) for name in writers]
         for extra in (samples, genes, *annotations):
             if extra is not None:
@@ -121,8 +127,8 @@ def load_junctions(
     return summary
 
 
-def _load_file(feature: Feature, summary: LoadSummary, rejects_path: Path | None, load: Load, plan: ShardPlan,
-               workers: Pool | None, jobs: int, progress: bool) -> dict[str, ShardWriter]:
+def _load_file(feature: Feature, summary: LoadSummary, rejects_path: Path | None, load: Load, compilation: str,
+               plan: ShardPlan, workers: Pool | None, jobs: int, progress: bool) -> dict[str, ShardWriter]:
     """Read, check and route one file into its feature's table on each shard it touches; the shards' writers.
 
     Returns once every writer has built its table (uncommitted): the next
@@ -137,13 +143,13 @@ def _load_file(feature: Feature, summary: LoadSummary, rejects_path: Path | None
     summary.removed = _misplaced(load, plan, feature)
     for name, held in summary.removed.items():
         writers[name] = ShardWriter(endpoints.shards[name], load.participants[name].connection, source_name,
-                                    endpoints.compilation, tuple(chromosome for chromosome, _ in held), feature)
+                                    compilation, tuple(chromosome for chromosome, _ in held), feature)
 
     def writer_for(chromosome: bytes) -> ShardWriter:
         name = plan.shard_for(chromosome.decode())
         if name not in writers:
             writers[name] = ShardWriter(endpoints.shards[name], load.participants[name].connection,
-                                        source_name, endpoints.compilation, feature=feature)
+                                        source_name, compilation, feature=feature)
         writers[name].chromosomes.append(chromosome.decode())
         route[chromosome] = writers[name]
         return writers[name]

@@ -4,7 +4,7 @@ The Pulumi stack exports it as its outputs (`pulumi stack output --json
 --show-secrets`), the local environment writes it as a JSON file; loaders,
 the API and the bench read it and never hard-code a host, user or database.
 
-    {"compilation": "gtex",
+    {"compilations": {"gtex": {"data_source": "GTEx", "genome": "hg38"}, ...},
      "api_url": "http://127.0.0.1:8080",                      (once the API is up)
      "catch_all_shard": "shard-1",
      "chromosome_shards": {"chr1": "shard-0", ...},
@@ -26,8 +26,10 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
+from snapthunder.compilations import Compilation, CompilationError, search_path_option
+from snapthunder.compilations import compilation as checked_compilation
 from snapthunder.plan import ShardPlan
 
 REQUIRED_SHARD_KEYS = ("host", "port", "database", "user", "password", "chromosomes")
@@ -55,14 +57,22 @@ class Shard:
     password: str
     chromosomes: tuple[str, ...]
 
-    def connect_arguments(self, credentials: Credentials | None = None) -> dict[str, Any]:
-        """Keyword arguments for `psycopg2.connect`, as the loader or as `credentials`."""
+    def connect_arguments(self, credentials: Credentials | None = None,
+                          compilation: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for `psycopg2.connect`, as the loader or as `credentials`.
+
+        With `compilation`, the session sees that compilation's tables (its
+        schema first on search_path); without, only the functions all share.
+        """
         who = credentials or Credentials(self.user, self.password)
-        return {
+        arguments = {
             "host": self.host, "port": self.port, "dbname": self.database,
             "user": who.user, "password": who.password,
             "application_name": "snapthunder", "connect_timeout": 10,
         }
+        if compilation is not None:
+            arguments["options"] = search_path_option(compilation)
+        return arguments
 
     def describe(self) -> str:
         """`shard-0 (chr1, chr7 at 127.0.0.1:5433)`: for error messages."""
@@ -71,7 +81,10 @@ class Shard:
 
 @dataclasses.dataclass(frozen=True)
 class Endpoints:
-    compilation: str
+    """The document, read. `compilations` are those configured (the stack's, or `make up`'s): what the
+    loader loads by name; the API serves those and any other the shards hold (snapthunder/compilations.py)."""
+
+    compilations: Mapping[str, Compilation]
     shards: Mapping[str, Shard]
     reader: Credentials
     catch_all_shard: str
@@ -88,13 +101,33 @@ class Endpoints:
                   for name, shard in self.shards.items()}
         return dataclasses.replace(self, shards=shards)
 
+    @property
+    def compilation(self) -> str:
+        """The one compilation configured: the loader's default; EndpointsError naming them when there are several."""
+        if len(self.compilations) != 1:
+            raise EndpointsError(f"this deployment serves {len(self.compilations)} compilations "
+                                 f"({', '.join(self.compilations)}): say which one with --compilation NAME")
+        return next(iter(self.compilations))
+
+    @property
+    def first_compilation(self) -> str:
+        """The first compilation configured: what the bench measures and the page shows."""
+        return next(iter(self.compilations))
+
+    def configured(self, name: str) -> Compilation:
+        """The compilation `name` as configured, or with Snaptron's label and genome for it when it is not."""
+        try:
+            return self.compilations.get(name) or checked_compilation(name)
+        except CompilationError as error:
+            raise EndpointsError(str(error)) from None
+
     def plan(self) -> ShardPlan:
         """The shard plan that placed the data, as recorded in the document."""
         return ShardPlan({name: shard.chromosomes for name, shard in self.shards.items()}, self.catch_all_shard)
 
     def to_document(self) -> dict[str, Any]:
         doc = document(
-            self.compilation, self.plan(),
+            self.compilations.values(), self.plan(),
             {name: (s.host, s.port, s.database) for name, s in self.shards.items()},
             {name: Credentials(s.user, s.password) for name, s in self.shards.items()},
             self.reader, self.api_url,
@@ -107,7 +140,7 @@ class Endpoints:
         """Check and read a document; `origin` (a path or `stack dev`) goes into errors."""
         if not isinstance(doc, dict):
             raise EndpointsError(f"{origin}: expected a JSON object, got {type(doc).__name__}")
-        compilation = _field(doc, "compilation", str, origin)
+        compilations = _compilations(doc, origin)
         catch_all = _field(doc, "catch_all_shard", str, origin)
         reader = _field(doc, "reader", dict, origin)
         raw_shards = _field(doc, "shards", dict, origin)
@@ -131,9 +164,9 @@ class Endpoints:
         api_url = doc.get("api_url")
         if api_url is not None and not isinstance(api_url, str):
             raise EndpointsError(f"{origin}: 'api_url' must be a string")
-        known = {"compilation", "catch_all_shard", "chromosome_shards", "reader", "shards", "api_url"}
+        known = {"compilations", "compilation", "catch_all_shard", "chromosome_shards", "reader", "shards", "api_url"}
         return cls(
-            compilation=compilation, shards=shards,
+            compilations=compilations, shards=shards,
             reader=Credentials(_field(reader, "user", str, f"{origin}: reader"),
                                _field(reader, "password", str, f"{origin}: reader")),
             catch_all_shard=catch_all, api_url=api_url,
@@ -142,7 +175,7 @@ class Endpoints:
 
 
 def document(
-    compilation: str,
+    compilations: Iterable[Compilation],
     plan: ShardPlan,
     addresses: Mapping[str, tuple[str, int, str]],
     loader: Mapping[str, Credentials],
@@ -151,7 +184,7 @@ def document(
 ) -> dict[str, Any]:
     """The document for a plan, given each shard's (host, port, database) and loader credentials."""
     doc: dict[str, Any] = {
-        "compilation": compilation,
+        "compilations": {item.name: item.to_document() for item in compilations},
         "catch_all_shard": plan.catch_all,
         "chromosome_shards": plan.chromosome_shards,
         "reader": {"user": reader.user, "password": reader.password},
@@ -212,6 +245,30 @@ def from_stack(stack: str) -> Endpoints:
     except json.JSONDecodeError as error:
         raise EndpointsError(f"stack {stack}: the outputs are not JSON: {error.msg}") from None
     return Endpoints.from_document(doc, f"stack {stack}")
+
+
+def _compilations(doc: Mapping[str, Any], origin: str) -> dict[str, Compilation]:
+    """`compilations`: name → {data_source, genome}, at least one, each checked.
+
+    A document written before several compilations were served names one as
+    `"compilation": "gtex"`: it reads as that one, so environments and saved
+    stack outputs of that time still load, answer and go down.
+    """
+    if "compilations" not in doc and isinstance(doc.get("compilation"), str):
+        raw = {doc["compilation"]: {}}
+    else:
+        raw = _field(doc, "compilations", dict, origin)
+    if not raw:
+        raise EndpointsError(f"{origin}: 'compilations' is empty: a deployment serves at least one")
+    result = {}
+    for name, entry in raw.items():
+        if not isinstance(entry, dict):
+            raise EndpointsError(f"{origin}: 'compilations.{name}' must be an object")
+        try:
+            result[name] = checked_compilation(name, entry.get("data_source"), entry.get("genome"))
+        except CompilationError as error:
+            raise EndpointsError(f"{origin}: 'compilations.{name}': {error}") from None
+    return result
 
 
 def _field(doc: Mapping[str, Any], key: str, kind: type, origin: str) -> Any:

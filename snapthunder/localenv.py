@@ -8,9 +8,12 @@ behind its HTTP front, nginx, as in the UI pod, on free loopback ports; the
 front's address is the document's `api_url`). `down`
 stops every process `up` started and removes the data. What `down` needs
 (data directory, servers, the API's process) is kept under the document's
-`local` key.
+`local` key. The compilations named (`--compilation`, repeatable; gtex by
+default) are the document's `compilations`, each made, empty, on every shard
+(its schema, by the loader's own code), so the API serves them at once; any
+other compilation loaded later is served too.
 
-    python -m snapthunder.localenv up [--shards N] [--outputs PATH] [--data-dir DIR]
+    python -m snapthunder.localenv up [--shards N] [--compilation NAME[:DataSource[:genome]]]... [--outputs PATH]
     python -m snapthunder.localenv down [--outputs PATH]
 """
 
@@ -34,6 +37,7 @@ from psycopg2 import sql
 
 from snapthunder import endpoints as endpoints_module
 from snapthunder import shard_image
+from snapthunder.compilations import CompilationError, parse_all
 from snapthunder.endpoints import Credentials, Endpoints, EndpointsError
 from snapthunder.plan import PlanError, plan_shards
 from snapthunder.postgres_server import PostgresServer, ServerError, find_binaries, free_port, make_owned_directory
@@ -57,16 +61,19 @@ def up(
     shards: int | str = DEFAULT_SHARDS,
     outputs: Path = DEFAULT_OUTPUTS,
     data_dir: Path | None = None,
-    compilation: str = DEFAULT_COMPILATION,
+    compilations: tuple[str, ...] = (DEFAULT_COMPILATION,),
     durable: bool = True,
     start_api: bool = True,
 ) -> Endpoints:
     """Start the servers of a plan (and the API), and write the endpoints document to `outputs`.
 
+    `compilations` are spelled `name[:DataSource[:genome]]`.
+
     `durable=False` turns off fsync: for throwaway test environments only.
     `start_api=False` starts the databases only.
     """
     plan = plan_shards(shards)
+    served = parse_all(compilations)
     outputs = Path(outputs).absolute()
     _refuse_if_running(outputs)
     root = Path(data_dir).absolute() if data_dir else outputs.with_suffix(".data")
@@ -92,7 +99,7 @@ def up(
         shutil.rmtree(root, ignore_errors=True)
         raise
     document = endpoints_module.document(
-        compilation, plan,
+        served, plan,
         {name: ("127.0.0.1", server.port, shard_image.DATABASE) for name, server in servers.items()},
         loader, reader,
     )
@@ -104,6 +111,11 @@ def up(
     }
     environment = Endpoints.from_document(document, str(outputs))
     endpoints_module.save(environment, outputs)
+    try:
+        _make_compilations(environment)
+    except BaseException:
+        down(outputs)
+        raise
     if not start_api:
         return environment
     try:
@@ -115,6 +127,15 @@ def up(
     environment = Endpoints.from_document(document, str(outputs))
     endpoints_module.save(environment, outputs)
     return environment
+
+
+def _make_compilations(environment: Endpoints) -> None:
+    """Each configured compilation's schema on every shard, empty: an empty load of each, by the loader's code."""
+    from loaders.two_phase import Load   # the loader's package: localenv runs from a checkout, where both are
+
+    for compilation in environment.compilations.values():
+        with Load(environment, compilation) as load:
+            load.commit()
 
 
 def down(outputs: Path = DEFAULT_OUTPUTS) -> bool:
@@ -296,7 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--shards", default=str(DEFAULT_SHARDS), help="shard count (1-25) or per-chromosome")
     start.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS, help="endpoints document to write")
     start.add_argument("--data-dir", type=Path, help="where the servers keep their data (default: beside OUTPUTS)")
-    start.add_argument("--compilation", default=DEFAULT_COMPILATION, help="compilation name served (default gtex)")
+    start.add_argument("--compilation", action="append", metavar="NAME[:DataSource[:genome]]",
+                       help=f"a compilation served, made empty on every shard (repeat for several; "
+                            f"default {DEFAULT_COMPILATION}); others loaded later are served too")
     start.add_argument("--no-fsync", action="store_true", help="throwaway servers: faster, not crash-safe")
     start.add_argument("--no-api", action="store_true", help="start the databases only, not the API")
     stop = commands.add_parser("down", help="stop what `up` started and remove its data")
@@ -305,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if arguments.command == "up":
             environment = up(arguments.shards, arguments.outputs, arguments.data_dir,
-                             arguments.compilation, durable=not arguments.no_fsync, start_api=not arguments.no_api)
+                             tuple(arguments.compilation or (DEFAULT_COMPILATION,)), durable=not arguments.no_fsync,
+                             start_api=not arguments.no_api)
             for shard in environment.shards.values():
                 print(f"{shard.name}: 127.0.0.1:{shard.port}  {' '.join(shard.chromosomes)}")
             if environment.api_url:
@@ -318,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             down(arguments.outputs)
             print(stopped)
         return 0
-    except PlanError as error:
+    except (PlanError, CompilationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except (LocalEnvironmentError, ServerError, EndpointsError, psycopg2.Error, OSError) as error:

@@ -37,6 +37,10 @@ GRCH38_LENGTHS: Mapping[str, int] = {
     "chrM": 16_569,
 }
 CHROMOSOMES: tuple[str, ...] = tuple(GRCH38_LENGTHS)
+# The mouse genome's (mm10, GRCm38) assembled chromosomes: the same names as 19 of GRCh38's, X, Y and M, so
+# every plan places a mouse compilation's chromosomes (srav1m) on the same named shards as a human one's.
+MM10_CHROMOSOMES: tuple[str, ...] = tuple(f"chr{number}" for number in range(1, 20)) + ("chrX", "chrY", "chrM")
+GENOME_CHROMOSOMES: Mapping[str, tuple[str, ...]] = {"hg38": CHROMOSOMES, "mm10": MM10_CHROMOSOMES}
 CATCH_ALL_CHROMOSOME = "chrM"
 PER_CHROMOSOME = "per-chromosome"
 

@@ -8,12 +8,17 @@ built here, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 IMAGE_DIR = Path(__file__).resolve().parent.parent / "images" / "postgres-shard"
 SQL_DIR = IMAGE_DIR / "sql"
 INIT_DIR = IMAGE_DIR / "initdb"
 INIT_SCRIPT = INIT_DIR / "10-snapthunder.sh"
+# One compilation's tables: run by the loader in each compilation's schema, not by the init script.
+COMPILATION_SCHEMA_FILE = SQL_DIR / "02-schema.sql"
+_PSQL_ONLY = re.compile(r"^(SET ROLE :\"loader_role\"|RESET ROLE);$", re.MULTILINE)
+_PSQL_VARIABLE = re.compile(r":[\"'][a-z_]+[\"']")
 SERVER_SETTINGS = IMAGE_DIR / "snapthunder.conf"
 ENTRYPOINT = IMAGE_DIR / "entrypoint.sh"
 
@@ -87,3 +92,23 @@ def entrypoint_environment() -> dict[str, str]:
         "POSTGRES_INITDB_ARGS": " ".join(initdb_arguments()),
         "POSTGRES_HOST_AUTH_METHOD": HOST_AUTHENTICATION,
     }
+
+
+class SchemaFileError(RuntimeError):
+    """The compilation schema file uses psql features the loader cannot run."""
+
+
+def compilation_schema_sql() -> str:
+    """02-schema.sql as the loader runs it in a compilation's schema, already as the loader role.
+
+    Its `SET ROLE :"loader_role"` / `RESET ROLE` lines are for psql (and
+    the loader needs neither); any other psql variable would reach the server
+    unexpanded, so it is refused here, naming the file and line.
+    """
+    text = _PSQL_ONLY.sub("", COMPILATION_SCHEMA_FILE.read_text())
+    variable = _PSQL_VARIABLE.search(text)
+    if variable:
+        line = text.count("\n", 0, variable.start()) + 1
+        raise SchemaFileError(f"{COMPILATION_SCHEMA_FILE}:{line}: psql variable {variable.group()} cannot be used "
+                              "in the compilation schema (the loader runs it without psql); grant in 01-roles.sql")
+    return text

@@ -46,7 +46,6 @@ ROW_FORMS = ("tsv", "json", "bed")
 SIDS_PREFILTER_MAX = 16
 
 REGISTRY_FIELDS = sql.SQL("SELECT name, type FROM sample_field ORDER BY position")
-LOADED_COMPILATION = sql.SQL("SELECT value FROM shard_metadata WHERE key = 'compilation'")
 SAMPLES_LOADED_AT = sql.SQL("SELECT value FROM shard_metadata WHERE key = 'samples_loaded_at'")
 SAMPLES_HEADER_VALUE = sql.SQL("(SELECT value FROM shard_metadata WHERE key = 'samples_header')")
 # A region test's operands (region_sets.py): which column is searched for and which compared, per mode.

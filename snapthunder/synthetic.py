@@ -82,7 +82,10 @@ DEFAULT_SEED = 20180501
 DEFAULT_SAMPLES = 9_700
 DEFAULT_BACKGROUND_PER_MB = 300.0
 MAXIMUM_SAMPLES = 1_000_000
+# Snaptron's source_dataset_id of the compilation, and its first rail_id: several generated compilations
+# served side by side take distinct ones (gtex 50099-59760, tcga from 59761 in recount2; SNAPTRON-WIRE.md §12).
 SOURCE_DATASET_ID = 0
+RAIL_ID_OFFSET = 0
 
 MINIMUM_INTRON_LENGTH = 20
 MAXIMUM_DRAWN_INTRON_LENGTH = 800_000
@@ -161,6 +164,7 @@ class GenerationTables(NamedTuple):
     sample_tokens: numpy.ndarray
     read_count_texts: numpy.ndarray
     sample_permutations: numpy.ndarray
+    source_dataset_id: int
 
 
 def expected_chr1_counts(window_end: float, scale: float = 1.0) -> tuple[float, float]:
@@ -285,12 +289,14 @@ def share_starts(random: numpy.random.Generator, starts: numpy.ndarray) -> None:
     starts[rows] = starts[rows - 1]
 
 
-def build_tables(random: numpy.random.Generator, sample_total: int) -> GenerationTables:
-    """Precompute the `,sid:` and count texts and the pool of sample orders."""
-    sample_tokens = numpy.array([f",{sid}:" for sid in range(sample_total)], dtype=object)
+def build_tables(random: numpy.random.Generator, sample_total: int, rail_id_offset: int = RAIL_ID_OFFSET,
+                 source_dataset_id: int = SOURCE_DATASET_ID) -> GenerationTables:
+    """Precompute the `,sid:` and count texts (rail_ids from `rail_id_offset`) and the pool of sample orders."""
+    sample_tokens = numpy.array([f",{rail_id_offset + sid}:" for sid in range(sample_total)], dtype=object)
     read_count_texts = numpy.array([str(count) for count in range(MAXIMUM_READ_COUNT + 1)], dtype=object)
     permutations = numpy.stack([random.permutation(sample_total) for _ in range(SAMPLE_PERMUTATION_POOL)])
-    return GenerationTables(sample_total, sample_tokens, read_count_texts, permutations.astype(numpy.int32))
+    return GenerationTables(sample_total, sample_tokens, read_count_texts, permutations.astype(numpy.int32),
+                            source_dataset_id)
 
 
 def draw_sample_entries(
@@ -396,7 +402,7 @@ def junction_lines(
     return [
         f"{snaptron_id}\t{chromosome}\t{start}\t{end}\t{length}\t{strand}\t{is_annotated}\t{left_motif}\t"
         f"{right_motif}\t{left_codes}\t{right_codes}\t{sample_list}\t{count}\t{total}\t{average}\t{median}\t"
-        f"{SOURCE_DATASET_ID}\n"
+        f"{tables.source_dataset_id}\n"
         for (snaptron_id, start, end, length, strand, is_annotated, left_motif, right_motif, left_codes,
              right_codes, sample_list, count, total, average, median) in columns
     ]
@@ -468,13 +474,22 @@ def generate(
     samples: int = DEFAULT_SAMPLES,
     background_per_mb: float = DEFAULT_BACKGROUND_PER_MB,
     progress: bool = False,
+    rail_id_offset: int = RAIL_ID_OFFSET,
+    source_dataset_id: int = SOURCE_DATASET_ID,
 ) -> GeneratedCompilation:
     """Write junctions.bgz(.tbi), samples.tsv, samples.groups.tsv, the gene tables and genes/exons.bgz into out_dir.
+
+    The samples are rail_ids `rail_id_offset` … `rail_id_offset + samples - 1`
+    and every junction carries `source_dataset_id`: what sets two generated
+    compilations apart when a client unites them (SNAPTRON-WIRE.md §13).
 
     Junctions, samples and genes draw from independent streams of one seed, so
     the samples and genes tables do not change with scale or background density.
     """
     check_parameters(scale, seed, samples, background_per_mb)
+    if rail_id_offset < 0 or source_dataset_id < 0:
+        raise InvalidParameter(f"rail_id_offset and source_dataset_id must be >= 0, got {rail_id_offset} "
+                               f"and {source_dataset_id}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     junction_seed, samples_seed, genes_seed = numpy.random.SeedSequence(seed).spawn(3)
@@ -484,7 +499,7 @@ def generate(
     text_path = Path(text_name)
     try:
         with os.fdopen(descriptor, "w", encoding="ascii", newline="\n", buffering=1 << 20) as handle:
-            tables = build_tables(junction_random, samples)
+            tables = build_tables(junction_random, samples, rail_id_offset, source_dataset_id)
             rows_per_chromosome = write_junction_table(
                 handle, junction_random, scale, background_per_mb, tables, progress
             )
@@ -494,14 +509,14 @@ def generate(
     finally:
         text_path.unlink(missing_ok=True)
     samples_path = out_dir / SAMPLES_FILE
-    write_samples_table(samples_path, numpy.random.default_rng(samples_seed), samples)
+    write_samples_table(samples_path, numpy.random.default_rng(samples_seed), samples, rail_id_offset)
     write_sample_groups(out_dir / GROUPS_FILE, samples_path)
     genes_path = out_dir / GENES_FILE
     genes_random = numpy.random.default_rng(genes_seed)
     table = list(transcripts(genes_random))
     write_genes_table(genes_path, table)
     for name, lines in zip((GENE_ROWS_FILE, EXON_ROWS_FILE), coverage_lines(table, genes_random, samples,
-                                                                                       SOURCE_DATASET_ID)):
+                                                                                       rail_id_offset, source_dataset_id)):
         write_compressed(out_dir / name, lines)
     gencode_path, annotations_path = write_annotation_files(out_dir, table)
     return GeneratedCompilation(
@@ -533,6 +548,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--background-per-mb", type=float, default=DEFAULT_BACKGROUND_PER_MB,
         help=f"junctions per Mb outside chr1:1-25,000,000 at scale 1 (default {DEFAULT_BACKGROUND_PER_MB:g})",
     )
+    parser.add_argument("--rail-id-offset", type=int, default=RAIL_ID_OFFSET,
+                        help="first rail_id (default 0): give each compilation served together its own range")
+    parser.add_argument("--source-dataset-id", type=int, default=SOURCE_DATASET_ID,
+                        help=f"the junctions' source_dataset_id column (default {SOURCE_DATASET_ID})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (shown by default on a terminal)")
     return parser
 
@@ -549,6 +568,7 @@ def main(argv: list[str] | None = None) -> int:
             arguments.out, scale=arguments.scale, seed=arguments.seed, samples=arguments.samples,
             background_per_mb=arguments.background_per_mb,
             progress=not arguments.quiet and sys.stderr.isatty(),
+            rail_id_offset=arguments.rail_id_offset, source_dataset_id=arguments.source_dataset_id,
         )
     except InvalidParameter as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)

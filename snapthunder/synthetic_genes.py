@@ -120,13 +120,14 @@ def genes(table: Sequence[Transcript]) -> list[Gene]:
 
 
 def coverage_lines(table: Sequence[Transcript], random: numpy.random.Generator, sample_total: int,
-                   source_dataset_id: int) -> tuple[list[str], list[str]]:
-    """(genes.bgz lines, exons.bgz lines), each in genome order for tabix; ids in gene order."""
+                   rail_id_offset: int, source_dataset_id: int) -> tuple[list[str], list[str]]:
+    """(genes.bgz lines, exons.bgz lines), each in genome order for tabix; ids in gene order; samples are
+    rail_ids `rail_id_offset` … `rail_id_offset + sample_total - 1`, as the junctions'."""
     gene_rows, exon_rows = [], []
     for gene in genes(table):
         exonic = sum(end - start + 1 for start, end in gene.exons)
         described = f"{gene.gene_id}:{gene.symbol}:protein_coding:{exonic}"
-        covered = random.permutation(sample_total)[:_share(random, sample_total, GENE_SAMPLE_FRACTIONS)]
+        covered = rail_id_offset + random.permutation(sample_total)[:_share(random, sample_total, GENE_SAMPLE_FRACTIONS)]
         reads = 1 + numpy.floor(random.lognormal(4.0, 1.5) * random.pareto(2.0, covered.size)).astype(numpy.int64)
         gene_rows.append(_line(len(gene_rows), gene, gene.start, gene.end, str(len(gene.exons)), described,
                                covered, reads, source_dataset_id))

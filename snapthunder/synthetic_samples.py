@@ -45,8 +45,9 @@ def base36(number: int, width: int) -> str:
     return "".join(reversed(digits))
 
 
-def write_samples_table(path: Path, random: numpy.random.Generator, sample_total: int) -> None:
-    """Write GTEx-like metadata, one row per rail_id 0..sample_total-1.
+def write_samples_table(path: Path, random: numpy.random.Generator, sample_total: int,
+                        rail_id_offset: int = 0) -> None:
+    """Write GTEx-like metadata, one row per rail_id rail_id_offset .. rail_id_offset + sample_total - 1.
 
     Identifiers come from fixed bijections of the rail_id, so they are unique
     without bookkeeping; tissues, donors and RIN numbers are random.
@@ -58,14 +59,15 @@ def write_samples_table(path: Path, random: numpy.random.Generator, sample_total
     rins = numpy.clip(random.normal(7.3, 0.9, sample_total), 3.0, 10.0).tolist()
     with path.open("w", encoding="ascii", newline="\n") as handle:
         handle.write("\t".join(SAMPLES_HEADER) + "\n")
-        for rail_id in range(sample_total):
-            tissue, detailed_tissue = GTEX_TISSUES[tissue_choice[rail_id]]
-            donor = base36((donors[rail_id] * 7_919 + 1_679_616) % code_space, 5)
+        for index in range(sample_total):
+            rail_id = rail_id_offset + index
+            tissue, detailed_tissue = GTEX_TISSUES[tissue_choice[index]]
+            donor = base36((donors[index] * 7_919 + 1_679_616) % code_space, 5)
             sample_code = base36((rail_id * 104_729 + 46_656) % code_space, 5)
             run = 1_000_000 + (rail_id * 7_919) % 9_000_000
             handle.write(
-                f"{rail_id}\tGTEX-{donor}-{sites[rail_id]:04d}-SM-{sample_code}\t{tissue}\t{detailed_tissue}\t"
-                f"{rins[rail_id]:.1f}\t{GTEX_STUDY}\tSRR{run}\n"
+                f"{rail_id}\tGTEX-{donor}-{sites[index]:04d}-SM-{sample_code}\t{tissue}\t{detailed_tissue}\t"
+                f"{rins[index]:.1f}\t{GTEX_STUDY}\tSRR{run}\n"
             )
 
 

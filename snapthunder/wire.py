@@ -17,10 +17,6 @@ from urllib.parse import quote
 TSV_CONTENT_TYPE = "text/plain"
 JSON_CONTENT_TYPE = "application/json"
 REGISTRY_PREFIX = b"200 OK\n"
-# The first column's `DataSource` for each compilation Snaptron serves, case as Snaptron writes it;
-# a compilation not listed here uses its own name.
-DATA_SOURCES = {"srav1": "SRAv1", "srav2": "SRAv2", "gtex": "GTEx", "tcga": "TCGA", "ccle": "CCLE",
-                "encode1159": "ENCODE1159"}
 # The type Snaptron's legacy JSON POST announces for each column (its `datatypes:` line).
 DATATYPES = {"snaptron_id": "int", "chromosome": "str", "start": "int", "end": "int", "length": "int",
              "strand": "str", "annotated": "bool", "left_motif": "str", "right_motif": "str",
@@ -33,9 +29,9 @@ BED_TRACK = ('track name="Snaptron" visibility=2 description="Snaptron Exported 
              'color=100,50,0 useScore=1')
 
 
-def data_source(compilation: str, row_type: str) -> str:
-    """`GTEx:I`: the first column of a row of `compilation` (I junction, S sample, U browser link)."""
-    return f"{DATA_SOURCES.get(compilation, compilation)}:{row_type}"
+def data_source(label: str, row_type: str) -> str:
+    """`GTEx:I`: the first column of a row of the compilation labelled `label` (I junction, S sample, U link)."""
+    return f"{label}:{row_type}"
 
 
 def registry_body(compilations: Mapping[str, Iterable[tuple[str, str]]]) -> bytes:

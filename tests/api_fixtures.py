@@ -248,7 +248,7 @@ def api_environment(api_dataset: Dataset) -> Iterator[Endpoints]:
     """Four loaded shards and the real API (nginx in front of gunicorn) serving them; `.extra['outputs']` is the document's path."""
     root = scratch_directory("snapthunder-api-")
     outputs = root / "endpoints.json"
-    environment = localenv.up(shards=4, outputs=outputs, data_dir=root / "data", compilation=COMPILATION,
+    environment = localenv.up(shards=4, outputs=outputs, data_dir=root / "data", compilations=(COMPILATION,),
                               durable=False, start_api=True)
     try:
         status = load([str(api_dataset.junctions_path), "--outputs", str(outputs), "--samples",

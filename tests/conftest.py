@@ -20,6 +20,7 @@ import psycopg2
 import pytest
 
 from snapthunder import localenv
+from snapthunder.compilations import search_path_option
 from snapthunder.endpoints import Endpoints
 
 DATA = Path(__file__).parent / "data"
@@ -61,7 +62,8 @@ def outputs_path(local_environment: Endpoints) -> Path:
 def empty_shards(local_environment: Endpoints) -> Endpoints:
     """The session's shards with no junctions, genes, exons, samples or load history: each test starts clean."""
     for shard in local_environment.shards.values():
-        with psycopg2.connect(**shard.connect_arguments()) as connection, connection.cursor() as cursor:
+        with psycopg2.connect(**shard.connect_arguments(), options=search_path_option(local_environment.compilation)) \
+                as connection, connection.cursor() as cursor:
             cursor.execute("TRUNCATE intron, chromosome_stats, load_history, sample, sample_field, sample_group, "
                            "gene_transcript, gene, gene_chromosome_stats, exon, exon_chromosome_stats, gencode_gene, "
                            "annotation_transcript")
@@ -70,12 +72,21 @@ def empty_shards(local_environment: Endpoints) -> Endpoints:
     return local_environment
 
 
-def query_all_shards(endpoints: Endpoints, statement: str, parameters: tuple = (), as_loader: bool = False) -> dict[str, list[tuple]]:
-    """Run one statement on every shard, as the reader (or the loader); rows per shard name."""
+def in_compilation(endpoints: Endpoints, shard, credentials=None, compilation: str | None = None) -> dict:
+    """`psycopg2.connect` arguments for `shard` (as the loader, or `credentials`) seeing `compilation`'s tables
+    (default: the only one configured)."""
+    return {**shard.connect_arguments(credentials), "options": search_path_option(compilation or endpoints.compilation)}
+
+
+def query_all_shards(endpoints: Endpoints, statement: str, parameters: tuple = (), as_loader: bool = False,
+                     compilation: str | None = None) -> dict[str, list[tuple]]:
+    """Run one statement on every shard, as the reader (or the loader), in `compilation`'s schema
+    (default: the only one configured); rows per shard name."""
     results = {}
+    options = search_path_option(compilation or endpoints.compilation)
     for name, shard in endpoints.shards.items():
         credentials = None if as_loader else endpoints.reader
-        with psycopg2.connect(**shard.connect_arguments(credentials)) as connection:
+        with psycopg2.connect(**shard.connect_arguments(credentials), options=options) as connection:
             with connection.cursor() as cursor:
                 cursor.execute(statement, parameters)
                 results[name] = cursor.fetchall()

@@ -31,6 +31,7 @@ from snapthunder_api.settings import markdown_table
 
 pytest.register_assert_rewrite("tests.api_fixtures")
 from tests.api_fixtures import COMPILATION, expected_tsv, random_query, typed  # noqa: E402 (registered first)
+from tests.conftest import in_compilation  # noqa: E402
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -211,7 +212,7 @@ def test_sql_injection_in_every_parameter_is_a_400_and_leaves_the_data_alone(cli
     assert bulk.status_code == 400
     assert client.get(f"/{COMPILATION}/samples", query_string="ids=" + quote(INJECTIONS[3])).status_code == 400
     for shard in api_environment.shards.values():
-        with psycopg2.connect(**shard.connect_arguments(api_environment.reader)) as connection:
+        with psycopg2.connect(**in_compilation(api_environment, shard, api_environment.reader)) as connection:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT (SELECT count(*) FROM intron) > 0, (SELECT count(*) FROM sample) > 0")
                 assert cursor.fetchone() == (True, True)

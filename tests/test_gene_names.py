@@ -21,6 +21,7 @@ from snapthunder.query import Region
 
 pytest.register_assert_rewrite("tests.api_fixtures")
 from tests.api_fixtures import COMPILATION, expected_tsv  # noqa: E402 (registered first)
+from tests.conftest import in_compilation  # noqa: E402
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -59,7 +60,7 @@ def http(api_environment, tmp_path_factory):
     with httpx.Client(base_url=api_environment.api_url, timeout=60) as client:
         yield client
     for shard in api_environment.shards.values():   # other modules expect no gene names
-        with psycopg2.connect(**shard.connect_arguments()) as connection, connection.cursor() as cursor:
+        with psycopg2.connect(**in_compilation(api_environment, shard)) as connection, connection.cursor() as cursor:
             cursor.execute("TRUNCATE gene_transcript")
         connection.close()
 

@@ -24,7 +24,7 @@ import pytest
 from tests.infra_harness import CHECKED_KUBERNETES_VERSIONS, IMAGE_TYPE, Deployment, run_program, stack_config
 from snapthunder import shard_image
 from snapthunder.endpoints import Endpoints
-from snapthunder.plan import CHROMOSOMES, plan_shards
+from snapthunder.plan import CHROMOSOMES, GENOME_CHROMOSOMES, plan_shards
 from snapthunder_api.settings import BY_NAME as API_SETTINGS
 
 SCENARIOS = {
@@ -37,6 +37,8 @@ SCENARIOS = {
     "per-chromosome": {"shards": "per-chromosome"},
     "given images": {"buildImages": "false", "shardImage": "registry.example/shard:1.0",
                      "uiImage": "registry.example/ui:1.0"},
+    "several compilations": {"compilations": '["gtex", "tcga:TCGA", "srav1m:srav1m:mm10"]',
+                             "loadUrl": "https://example.org/gtex/junctions.bgz"},
 }
 WORKLOAD_KINDS = ("StatefulSet", "Deployment", "Job")
 
@@ -354,7 +356,10 @@ def test_the_outputs_are_the_endpoints_document(scenario) -> None:
     document = deployment.outputs
     endpoints = Endpoints.from_document(document, "stack outputs")
     assert set(document) == {
-        "compilation", "catch_all_shard", "chromosome_shards", "reader", "shards", "api_url", "kubernetes"}
+        "compilations", "catch_all_shard", "chromosome_shards", "reader", "shards", "api_url", "kubernetes"}
+    configured = json.loads(config.get("compilations", '["gtex"]'))
+    assert list(document["compilations"]) == [spelled.split(":")[0] for spelled in configured]
+    assert list(endpoints.compilations) == list(document["compilations"])
     assert deployment.secret_outputs == {"reader", "shards"}
     placed = [chromosome for shard in endpoints.shards.values() for chromosome in shard.chromosomes]
     assert sorted(placed) == sorted(CHROMOSOMES) and len(placed) == len(set(placed)) == 25
@@ -395,8 +400,9 @@ def test_the_api_gets_the_document_as_the_reader_and_the_load_job_as_the_loader(
         return
     [job] = jobs
     [loader] = job["spec"]["template"]["spec"]["containers"]
-    assert loader["command"] == [
-        "python", "-m", "loaders", config["loadUrl"], "--outputs", "/etc/snapthunder/endpoints.json"]
+    first = json.loads(config.get("compilations", '["gtex"]'))[0].split(":")[0]
+    assert loader["command"] == ["python", "-m", "loaders", config["loadUrl"], "--compilation", first,
+                                 "--outputs", "/etc/snapthunder/endpoints.json"]
     assert mounted_secret_files(job["spec"]["template"]["spec"], loader) == {
         "/etc/snapthunder/endpoints.json": ("snapthunder-load-endpoints", "endpoints.json")}
     assert json.loads(secrets["snapthunder-load-endpoints"]["stringData"]["endpoints.json"]) == document
@@ -503,3 +509,16 @@ def test_server_memory_follows_the_memory_limit(limit: str, expected: list[str])
         [container] = statefulset["spec"]["template"]["spec"]["containers"]
         assert container["args"] == ["postgres", *(part for setting in expected for part in ("-c", setting))]
         assert container["resources"]["limits"]["memory"] == limit
+
+
+def test_several_compilations_share_the_shards_and_each_keeps_its_label_and_genome() -> None:
+    deployment = run_program(SCENARIOS["several compilations"])
+    assert deployment.outputs["compilations"] == {"gtex": {"data_source": "GTEx", "genome": "hg38"},
+                                                  "tcga": {"data_source": "TCGA", "genome": "hg38"},
+                                                  "srav1m": {"data_source": "srav1m", "genome": "mm10"}}
+    assert len(deployment.kind("StatefulSet")) == len(run_program({}).kind("StatefulSet"))   # one shard set for all
+    placed = Endpoints.from_document(deployment.outputs, "stack outputs").plan().chromosome_shards
+    assert all(set(chromosomes) <= set(placed) for chromosomes in GENOME_CHROMOSOMES.values())   # mouse names too
+    (job,) = deployment.kind("Job")
+    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[command.index("--compilation") + 1] == "gtex"   # loadUrl loads the first compilation

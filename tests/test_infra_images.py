@@ -127,7 +127,11 @@ def test_the_ui_image_carries_the_package_the_loader_the_bench_and_the_app() -> 
         (("snapthunder/",), "/app/snapthunder/"), (("loaders/",), "/app/loaders/"),
         (("bench/",), "/app/bench/"), (("images/ui/",), "/app/images/ui/"),
         (("docs/API.md",), "/app/docs/API.md"),   # the page links the API reference; the app serves it
+        # the loader runs one compilation's schema file in each new compilation's schema
+        (("images/postgres-shard/sql/02-schema.sql",), "/app/images/postgres-shard/sql/02-schema.sql"),
     }
+    schema_file = shard_image.COMPILATION_SCHEMA_FILE.relative_to(REPOSITORY_ROOT)
+    assert image_paths(dockerfile)[shard_image.COMPILATION_SCHEMA_FILE] == f"/app/{schema_file}"
     [install] = [run for run in instructions(dockerfile, "RUN") if "pip install" in run]
     assert "--require-hashes -r /app/images/ui/requirements.lock" in install
     assert "PYTHONPATH=/app:/app/images/ui" in " ".join(instructions(dockerfile, "ENV"))

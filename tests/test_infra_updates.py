@@ -52,8 +52,8 @@ def test_a_new_plan_rolls_the_ui_and_replaces_the_load_job() -> None:
 
 
 def test_the_same_config_declares_the_same_objects() -> None:
-    first = run_program({"shards": "3", "compilation": "tcga"})
-    second = run_program({"compilation": "tcga", "shards": "3", "namespace": "snapthunder"})
+    first = run_program({"shards": "3", "compilations": '["tcga"]'})
+    second = run_program({"compilations": '["tcga"]', "shards": "3", "namespace": "snapthunder"})
     assert manifests_by_name(first) == manifests_by_name(second)
 
 

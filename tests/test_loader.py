@@ -22,8 +22,8 @@ from loaders.pipeline import load_junctions
 from loaders.shard_writer import ShardLoadError
 from snapthunder.plan import CHROMOSOMES
 from snapthunder.postgres_server import free_port
-from tests.conftest import (CHROMOSOME_SAMPLE, DATA, coverage_line, junction_lines, query_all_shards, rows_by_chromosome,
-                            shard_contents, write_gzip)
+from tests.conftest import (CHROMOSOME_SAMPLE, DATA, coverage_line, in_compilation, junction_lines, query_all_shards,
+                            rows_by_chromosome, shard_contents, write_gzip)
 
 
 def test_rows_land_on_their_planned_shard_exactly_as_written(empty_shards, tmp_path):
@@ -36,7 +36,7 @@ def test_rows_land_on_their_planned_shard_exactly_as_written(empty_shards, tmp_p
         assert all(plan.shard_for(chromosome) == shard for (chromosome,) in rows)
     copied = []
     for shard in empty_shards.shards.values():
-        with psycopg2.connect(**shard.connect_arguments()) as connection, connection.cursor() as cursor:
+        with psycopg2.connect(**in_compilation(empty_shards, shard)) as connection, connection.cursor() as cursor:
             cursor.execute("SELECT * FROM intron")
             copied += ["\t".join(_snaptron_text(value) for value in row) for row in cursor.fetchall()]
         connection.close()
@@ -169,11 +169,11 @@ def _wait_for_copy_in_progress(endpoints, timeout=30.0) -> None:
 
 def test_a_second_concurrent_load_is_refused_with_a_clear_message(empty_shards, tmp_path):
     shard = empty_shards.shards[empty_shards.plan().shard_for("chr1")]
-    holder = psycopg2.connect(**shard.connect_arguments())
+    holder = psycopg2.connect(**in_compilation(empty_shards, shard))
     try:
         with holder.cursor() as cursor:
             cursor.execute("SELECT begin_table_load('intron')")
-        with pytest.raises(ShardLoadError, match="another load is running on this shard"):
+        with pytest.raises(ShardLoadError, match="another load of compilation gtex is running on this shard"):
             load_junctions(str(write_gzip(tmp_path / "j.gz", junction_lines(["chr1"], 5))), empty_shards)
     finally:
         holder.rollback()

@@ -22,7 +22,7 @@ import pytest
 from loaders.cli import main
 from snapthunder_api import create_app
 from snapthunder.postgres_server import PostgresServer
-from tests.conftest import SHARD_CONTENTS, junction_lines, query_all_shards, rows_by_chromosome, shard_contents, write_gzip
+from tests.conftest import SHARD_CONTENTS, junction_lines, in_compilation, query_all_shards, rows_by_chromosome, shard_contents, write_gzip
 
 # One chromosome on each of the four shards (shard-0 chr1, shard-1 chr2, shard-2 chr3, shard-3 chr4).
 NEW_LOAD = ["chr1", "chr2", "chr3", "chr4"]
@@ -70,7 +70,7 @@ def _what_readers_see(endpoints) -> dict[str, list[tuple] | None]:
     """Each shard's contents, or None where reading waits on a prepared load (lock_timeout 0.3 s)."""
     seen = {}
     for name, shard in endpoints.shards.items():
-        connection = psycopg2.connect(**shard.connect_arguments(endpoints.reader))
+        connection = psycopg2.connect(**in_compilation(endpoints, shard, endpoints.reader))
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SET lock_timeout = '300ms'")
@@ -119,7 +119,7 @@ def test_a_loader_killed_at_each_phase_leaves_one_side_visible_and_recovery_fini
     loader = _start_loader(endpoints, new, stop_at, tmp_path)
     _wait_until_stopped(loader)
     second = main([str(new), "--outputs", str(_outputs(endpoints)), "--quiet", "--rejects", str(tmp_path / "r")])
-    assert second == 1 and "another load is running (it holds the load lock on shard-0)" in capsys.readouterr().err
+    assert second == 1 and "another load of compilation gtex is running (it holds that compilation's load lock on shard-0)" in capsys.readouterr().err
     _kill(loader)
     seen = _what_readers_see(endpoints)
     assert {name for name, contents in seen.items() if contents is None} == blocked

@@ -12,7 +12,7 @@ from psycopg2.extras import execute_values
 from loaders.cli import main
 from snapthunder import endpoints as endpoints_module
 from snapthunder_api import create_app
-from tests.conftest import junction_lines, query_all_shards, rows_by_chromosome, write_gzip
+from tests.conftest import in_compilation, junction_lines, query_all_shards, rows_by_chromosome, write_gzip
 
 ONE_PER_SHARD = ["chr1", "chr2", "chr3", "chr4"]   # shard-0 .. shard-3 in the 4-shard plan
 
@@ -60,13 +60,13 @@ def test_reads_follow_the_plan_not_what_a_shard_happens_to_hold(empty_shards, tm
     lines = write_gzip(tmp_path / "all.gz", junction_lines(ONE_PER_SHARD, 30))
     assert main([str(lines), "--outputs", str(_outputs(empty_shards)), "--quiet", "--rejects", str(tmp_path / "r")]) == 0
     owner, stray = empty_shards.shards["shard-2"], empty_shards.shards["shard-0"]   # chr3's shard, and another
-    with psycopg2.connect(**owner.connect_arguments()) as source, source.cursor() as cursor:
+    with psycopg2.connect(**in_compilation(empty_shards, owner)) as source, source.cursor() as cursor:
         cursor.execute("SELECT * FROM intron WHERE chromosome = 'chr3'")
         rows = cursor.fetchall()
         cursor.execute("SELECT * FROM chromosome_stats WHERE chromosome = 'chr3'")
         stats = cursor.fetchall()
     source.close()
-    with psycopg2.connect(**stray.connect_arguments()) as target, target.cursor() as cursor:
+    with psycopg2.connect(**in_compilation(empty_shards, stray)) as target, target.cursor() as cursor:
         execute_values(cursor, "INSERT INTO intron VALUES %s", rows)
         execute_values(cursor, "INSERT INTO chromosome_stats VALUES %s", stats)
     target.close()

@@ -19,14 +19,17 @@ from snapthunder.junctions import COLUMNS
 from snapthunder import wire
 from snapthunder.endpoints import Endpoints
 from snapthunder.localenv import LocalEnvironmentError
-from tests.conftest import postgres_servers, query_all_shards, scratch_directory
+from tests.conftest import in_compilation, postgres_servers, query_all_shards, scratch_directory
 
 
 def test_each_shard_runs_the_images_sql_with_both_roles(local_environment: Endpoints):
-    tables = query_all_shards(local_environment, "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-    assert all(rows == [("annotation_transcript",), ("chromosome_stats",), ("exon",), ("exon_chromosome_stats",),
-                       ("gencode_gene",), ("gene",), ("gene_chromosome_stats",), ("gene_transcript",), ("intron",),
-                       ("load_history",), ("sample",), ("sample_field",), ("sample_group",), ("shard_metadata",)]
+    tables = query_all_shards(local_environment, "SELECT schemaname, tablename FROM pg_tables "
+                              "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2")
+    compilation = local_environment.compilation   # its own schema; public holds no table, only shared functions
+    assert all(rows == [(compilation, name) for name in (
+                   "annotation_transcript", "chromosome_stats", "exon", "exon_chromosome_stats", "gencode_gene",
+                   "gene", "gene_chromosome_stats", "gene_transcript", "intron", "load_history", "sample", "sample_field", "sample_group",
+                   "shard_metadata")]
                for rows in tables.values())
     version = query_all_shards(local_environment, "SELECT value FROM shard_metadata WHERE key = 'schema_version'")
     assert all(rows == [("4",)] for rows in version.values())
@@ -47,7 +50,7 @@ def reader_cursor(environment: Endpoints):
     default is no barrier: what follows it must fail on privileges alone.
     """
     shard = environment.shards["shard-0"]
-    connection = psycopg2.connect(**shard.connect_arguments(environment.reader))
+    connection = psycopg2.connect(**in_compilation(environment, shard, environment.reader))
     connection.autocommit = True
     cursor = connection.cursor()
     cursor.execute("SET default_transaction_read_only = off")
@@ -68,11 +71,12 @@ def test_the_reader_role_can_read_and_run_the_query_functions(local_environment:
 
 def test_the_reader_role_cannot_write_anything_even_with_read_only_transactions_off(local_environment: Endpoints):
     tables = [table for (table,) in query_all_shards(
-        local_environment, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")["shard-0"]]
+        local_environment, "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")["shard-0"]]
     assert "intron" in tables and "shard_metadata" in tables
     writes = [statement for table in tables for statement in _writes_to(local_environment, table)]
     writes += [sql.SQL(statement) for statement in (
         "CREATE TEMP TABLE scratch (x int)", "CREATE TABLE public.scratch (x int)", "CREATE SCHEMA scratch",
+        "CREATE TABLE scratch (x int)",   # in the compilation's schema, first on search_path
         "CREATE FUNCTION public.scratch() RETURNS int LANGUAGE sql AS 'SELECT 1'",
         "SELECT lo_create(0)", "SELECT lo_from_bytea(0, 'x')",
         "SELECT pg_try_advisory_lock(hashtext('snapthunder.load'))", "SELECT pg_advisory_xact_lock(1)",

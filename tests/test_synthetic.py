@@ -289,3 +289,23 @@ def test_gene_and_exon_rows_are_snaptrons_form_over_the_genes_table(small_compil
                for row in exons)
     with pysam.TabixFile(str(directory / GENE_ROWS_FILE)) as tabix:
         assert len(list(tabix.fetch("chr2"))) == 1                    # SYNGM's locus on chr2
+
+
+def test_a_rail_id_offset_and_source_dataset_id_set_a_compilation_apart_from_another(tmp_path):
+    """Two compilations served together take disjoint rail_ids, as Snaptron's gtex and tcga do (§12, §13)."""
+    offset = 59_761
+    compilation = synthetic.generate(tmp_path, scale=TINY_SCALE, samples=50, rail_id_offset=offset,
+                                     source_dataset_id=4)
+    rows = read_rows(compilation.junctions_path)
+    assert rows and {row[16] for row in rows} == {"4"}
+    sids = {sid for row in rows for sid, _ in parse_samples(row[11])}
+    assert sids <= set(range(offset, offset + 50))
+    described = [int(line.split("\t", 1)[0]) for line in compilation.samples_path.read_text().splitlines()[1:]]
+    assert described == list(range(offset, offset + 50))
+    grouped = {int(rail_id) for line in (tmp_path / "samples.groups.tsv").read_text().splitlines()[1:]
+               for rail_id in line.split("\t")[3].split(",")}
+    assert grouped == set(described)
+    for name in (GENE_ROWS_FILE, EXON_ROWS_FILE):                     # the gene and exon rows too
+        coverage = read_rows(tmp_path / name)
+        assert coverage and {row[16] for row in coverage} == {"4"}
+        assert {sid for row in coverage if row[11] for sid, _ in parse_samples(row[11])} <= set(range(offset, offset + 50))

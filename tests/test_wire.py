@@ -31,7 +31,7 @@ from snapthunder.junctions import COLUMNS
 
 pytest.register_assert_rewrite("tests.api_fixtures")
 from tests.api_fixtures import COMPILATION, DATA_SOURCE, expected_tsv  # noqa: E402 (registered first)
-from tests.conftest import DATA  # noqa: E402
+from tests.conftest import DATA, in_compilation  # noqa: E402
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -91,7 +91,7 @@ def real_forms(api_environment, tmp_path_factory) -> Iterator[list[str]]:
     yield REAL_FORMS.read_text().splitlines()
     # Other modules compare whole-genome answers with the generated file: take the contig away again.
     shard = api_environment.shards[api_environment.plan().shard_for(REAL_CONTIG)]
-    with psycopg2.connect(**shard.connect_arguments()) as connection, connection.cursor() as cursor:
+    with psycopg2.connect(**in_compilation(api_environment, shard)) as connection, connection.cursor() as cursor:
         for table in ("intron", "chromosome_stats"):
             cursor.execute(sql.SQL("DELETE FROM {} WHERE chromosome = %s").format(sql.Identifier(table)),
                            (REAL_CONTIG,))

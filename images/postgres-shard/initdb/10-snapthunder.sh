@@ -27,7 +27,10 @@ for file in "${SNAPTHUNDER_LOADER_PASSWORD_FILE:?must name the file holding the 
     fi
 done
 
+# 02-schema.sql is one compilation's tables: the loader runs it in each
+# compilation's own schema (snapthunder/compilations.py), not here.
 for file in "$sql_dir"/*.sql; do
+    [ "$(basename "$file")" = 02-schema.sql ] && continue
     psql --no-psqlrc --quiet -v ON_ERROR_STOP=1 \
         --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
         -v database="$POSTGRES_DB" \

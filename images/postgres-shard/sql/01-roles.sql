@@ -22,11 +22,16 @@ CREATE ROLE :"reader_role" LOGIN PASSWORD :'reader_password';
 -- the maintenance and template databases admit only the superuser.
 REVOKE ALL ON DATABASE :"database", postgres, template1 FROM PUBLIC;
 GRANT CONNECT ON DATABASE :"database" TO :"loader_role", :"reader_role";
+-- Each compilation is a schema of its own, which the loader creates on its
+-- first load (snapthunder/compilations.py); public holds the shared functions.
+GRANT CREATE ON DATABASE :"database" TO :"loader_role";
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 GRANT USAGE, CREATE ON SCHEMA public TO :"loader_role";
 GRANT USAGE ON SCHEMA public TO :"reader_role";
--- Tables the loader creates later (each load's new intron table) are readable too.
-ALTER DEFAULT PRIVILEGES FOR ROLE :"loader_role" IN SCHEMA public GRANT SELECT ON TABLES TO :"reader_role";
+-- The compilations' schemas and the tables the loader creates in them (every
+-- load's new intron table) are readable by the reader, in any schema.
+ALTER DEFAULT PRIVILEGES FOR ROLE :"loader_role" GRANT USAGE ON SCHEMAS TO :"reader_role";
+ALTER DEFAULT PRIVILEGES FOR ROLE :"loader_role" GRANT SELECT ON TABLES TO :"reader_role";
 -- Large objects are the one thing any role may create anywhere by default.
 REVOKE EXECUTE ON FUNCTION lo_creat(integer), lo_create(oid), lo_from_bytea(oid, bytea) FROM PUBLIC;
 -- Advisory locks: loads take one (loaders/two_phase.py, begin_table_load), and

@@ -1,6 +1,10 @@
--- The schema of a snapthunder shard: the single source of truth for it.
--- Run by psql as the superuser after 01-roles.sql; objects are owned by the loader
--- role so that a load can replace them. Column names and order are Snaptron's
+-- The schema of one compilation on a snapthunder shard: the single source of truth for it.
+-- Not run when a shard is initialised (initdb/10-snapthunder.sh skips it): the
+-- loader runs it, as the loader role, in the compilation's own PostgreSQL schema
+-- on every shard, in the transaction of that compilation's first load, with the
+-- schema first on search_path (snapthunder/shard_image.py, compilation_schema_sql;
+-- the SET ROLE lines are for psql and are left out there). So every object here
+-- exists once per compilation; name none by its schema. Column names and order are Snaptron's
 -- junction format (docs/API.md); `end` is a keyword and always quoted.
 --
 -- Every column prints back exactly as the file wrote it, so an unprojected row

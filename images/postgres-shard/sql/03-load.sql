@@ -1,6 +1,7 @@
--- How a load replaces data on a shard, atomically: all of it runs inside the
--- loader's one transaction per shard, so a load that dies at any point leaves
--- the shard exactly as it was (the staging table vanishes with the rollback).
+-- How a load replaces one compilation's data on a shard, atomically: all of it
+-- runs inside the loader's one transaction per shard, with the compilation's
+-- schema first on search_path (the tables named here are that schema's), so a
+-- load that dies at any point leaves the shard exactly as it was (the staging table vanishes with the rollback).
 --
 --   SELECT begin_table_load('intron');                 -- new empty table intron_staging
 --   COPY intron_staging FROM STDIN (FREEZE);           -- the file's rows for this shard
@@ -20,10 +21,11 @@ SET ROLE :"loader_role";
 CREATE FUNCTION begin_table_load(table_name text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    -- One load per shard at a time: a second one fails at once instead of queueing
-    -- (the lock is the transaction's, so the same load may take it for each table).
-    IF NOT pg_try_advisory_xact_lock(hashtext('snapthunder.intron_load')) THEN
-        RAISE EXCEPTION 'another load is running on this shard'
+    -- One load per compilation and shard at a time: a second one fails at once
+    -- instead of queueing; loads of other compilations (other schemas) go on.
+    -- The lock is the transaction's, so the same load may take it for each table.
+    IF NOT pg_try_advisory_xact_lock(hashtext('snapthunder.intron_load:' || current_schema())) THEN
+        RAISE EXCEPTION 'another load of compilation % is running on this shard', current_schema()
             USING HINT = 'wait for it to finish, or stop it, then load again';
     END IF;
     EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',

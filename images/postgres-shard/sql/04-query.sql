@@ -44,7 +44,33 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     WHERE entry.sid = ANY (wanted)
 $$;
 
-REVOKE EXECUTE ON FUNCTION python_float_text(double precision), project_samples(text, integer[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION python_float_text(double precision), project_samples(text, integer[]) TO :"reader_role";
+-- The compilations this shard holds: every schema with the compilation schema's
+-- shard_metadata table (02-schema.sql), its DataSource label as the loader
+-- recorded it, and whether a load has committed there (a schema made for a
+-- compilation that is configured but was never loaded is not `loaded`).
+CREATE FUNCTION compilations() RETURNS TABLE (name text, data_source text, loaded boolean)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    schema_name text;
+BEGIN
+    FOR schema_name IN
+        SELECT namespace.nspname FROM pg_namespace AS namespace
+        JOIN pg_class AS class ON class.relnamespace = namespace.oid
+        WHERE class.relname = 'shard_metadata' AND class.relkind = 'r' AND namespace.nspname <> 'public'
+          AND has_schema_privilege(namespace.oid, 'USAGE')
+        ORDER BY namespace.nspname
+    LOOP
+        RETURN QUERY EXECUTE format(
+            'SELECT %L::text, (SELECT value FROM %I.shard_metadata WHERE key = ''data_source''), '
+            'EXISTS (SELECT FROM %I.shard_metadata WHERE key = ''compilation'')',
+            schema_name, schema_name, schema_name);
+    END LOOP;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION python_float_text(double precision), project_samples(text, integer[]),
+    compilations() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION python_float_text(double precision), project_samples(text, integer[]),
+    compilations() TO :"reader_role";
 
 RESET ROLE;

@@ -38,7 +38,7 @@ from snapthunder_api.access_log import RequestLog
 from snapthunder_api.copy_stream import CopyTextDecoder, Failure, ShardReader, Streams
 from snapthunder_api.deadline import Deadline
 from snapthunder_api.errors import ApiError, marker_line
-from snapthunder_api.shards import Deployment
+from snapthunder_api.shards import Served
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,16 +51,12 @@ class Part:
     preamble: bytes = b""
 
 
-def serving(compilation: str) -> Deployment:
-    """This worker's deployment, if it serves `compilation`; a 404 naming the one it serves otherwise."""
-    deployment = current_app.extensions["snapthunder"]
-    served = deployment.endpoints().compilation
-    if compilation != served:
-        raise ApiError(404, f"no compilation {compilation!r} here; this server has {served!r}")
-    return deployment
+def serving(compilation: str) -> Served:
+    """This worker's deployment as `compilation` sees it; a 404 listing the compilations it serves otherwise."""
+    return current_app.extensions["snapthunder"].serving(compilation)
 
 
-def request_parameters(deployment: Deployment, path_ids: str | None = None) -> list[tuple[str, str]]:
+def request_parameters(deployment: Served, path_ids: str | None = None) -> list[tuple[str, str]]:
     """The request's (name, value) pairs, Snaptron-decoded, refused when oversize.
 
     A path after the endpoint (`/gtex/snaptron/5,6`) replaces the whole query
@@ -80,13 +76,13 @@ def of_endpoint(endpoint_name: str, queries: list[Query]) -> list[Query]:
     return [dataclasses.replace(query, feature=FEATURES[endpoint_name]) for query in queries]
 
 
-def leading_column(deployment: Deployment, query: Query) -> str:
+def leading_column(deployment: Served, query: Query) -> str:
     """A row's first column: the group label in group mode, else `GTEx:I` (`GTEx:G`, `GTEx:E` for genes, exons)."""
-    return query.group if query.group is not None else wire.data_source(deployment.endpoints().compilation,
+    return query.group if query.group is not None else wire.data_source(deployment.compilation.data_source,
                                                                          query.feature.row_type)
 
 
-def junctions(deployment: Deployment, query: Query, log: RequestLog) -> Response:
+def junctions(deployment: Served, query: Query, log: RequestLog) -> Response:
     """One query's rows from every shard that holds some, merged in (chromosome, start, end) order."""
     deadline = _request_deadline([query])
     if query.count_only:
@@ -100,7 +96,7 @@ def junctions(deployment: Deployment, query: Query, log: RequestLog) -> Response
     return in_order(deployment, [part], header.encode(), log)
 
 
-def in_order(deployment: Deployment, parts: list[Part], header: bytes, log: RequestLog) -> Response:
+def in_order(deployment: Served, parts: list[Part], header: bytes, log: RequestLog) -> Response:
     """Every part's rows one after another, after `header`, all parts' statements asked before answering.
 
     One reader per shard runs every part's statements on one connection,
@@ -131,7 +127,7 @@ def in_order(deployment: Deployment, parts: list[Part], header: bytes, log: Requ
     return _streamed(body(), wire.TSV_CONTENT_TYPE, streams.close)
 
 
-def parts_in_order(deployment: Deployment, streams: Streams, preambles: list[bytes], log: RequestLog) -> Response:
+def parts_in_order(deployment: Served, streams: Streams, preambles: list[bytes], log: RequestLog) -> Response:
     """Part after part (keys `(index, …)`): its preamble, then its rows; an early ending is the answer's last line."""
     def body() -> Iterator[bytes]:
         for index, preamble in enumerate(preambles):
@@ -143,7 +139,7 @@ def parts_in_order(deployment: Deployment, streams: Streams, preambles: list[byt
     return _streamed(body(), wire.TSV_CONTENT_TYPE, streams.close)
 
 
-def _part_rows(streams: Streams, index: int, limit: int | None, deployment: Deployment,
+def _part_rows(streams: Streams, index: int, limit: int | None, deployment: Served,
                log: RequestLog) -> Generator[bytes, None, bool]:
     """One part's rows and, if it ended early (a cap, a failure), its marker line; returns whether it did."""
     feed = RowFeed(streams, limit, deployment.settings, log, index)
@@ -169,7 +165,7 @@ def streamed_rows(feed: "RowFeed", streams: Streams) -> Response:
     return _streamed(body(), wire.TSV_CONTENT_TYPE, streams.close)
 
 
-def open_streams(deployment: Deployment, makers: dict, deadline: Deadline) -> Streams:
+def open_streams(deployment: Served, makers: dict, deadline: Deadline) -> Streams:
     """Start one reader per shard and wait until each has begun (or failed: raised here, before any byte)."""
     settings = deployment.settings
     timeout = settings["statement_timeout_seconds"]
@@ -187,7 +183,7 @@ def _request_deadline(queries: list[Query]) -> Deadline:
     return g.deadline
 
 
-def _open(deployment: Deployment, parts: list[Part], log: RequestLog, deadline: Deadline) -> Streams:
+def _open(deployment: Served, parts: list[Part], log: RequestLog, deadline: Deadline) -> Streams:
     """The streams of the parts' rows (or counts): one COPY per part and chromosome, keyed (part, chromosome).
 
     Each shard's reader gets the statements of every part that needs it, in
@@ -227,7 +223,7 @@ def _select_for(part: Part, indexed: IndexedQuery, row_limit: int) -> Callable[[
     return lambda chromosome: statements.select_statement(indexed, chromosome, part.leading, part.form, row_limit)
 
 
-def _count(deployment: Deployment, query: Query, log: RequestLog, deadline: Deadline) -> int:
+def _count(deployment: Served, query: Query, log: RequestLog, deadline: Deadline) -> int:
     """`fields=rc`: the number of rows, summed over the shards (computed before answering)."""
     streams = _open(deployment, [Part(query, None)], log, deadline)
     try:

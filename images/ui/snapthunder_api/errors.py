@@ -78,6 +78,9 @@ def shard_failure(shard: Shard, error: BaseException, timeout_seconds: float) ->
     if isinstance(error, psycopg2.errors.LockNotAvailable):
         return ApiError(503, f"{shard.describe()} is held by a load being committed, or left prepared by a loader "
                              "that died (`python -m loaders --recover` finishes it); try again shortly")
+    if isinstance(error, psycopg2.errors.UndefinedTable):
+        return ApiError(404, f"{shard.describe()}: this compilation is no longer there (it was dropped); "
+                             "GET /snaptron/registry lists the compilations loaded")
     if isinstance(error, psycopg2.errors.QueryCanceled):
         return ApiError(504, f"{shard.describe()}: the query ran past the statement timeout of "
                              f"{timeout_seconds:g} s; narrow the regions or add filters")

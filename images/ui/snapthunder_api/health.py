@@ -26,8 +26,8 @@ def healthz():
 @blueprint.get("/readyz")
 def readyz():
     deployment = current_app.extensions["snapthunder"]
-    compilation = deployment.endpoints().compilation   # a 503 when the pod has no document to serve
+    compilations = list(deployment.endpoints().compilations)   # a 503 when the pod has no document to serve
     shards = deployment.readiness()
     ready_count = sum(shard["ready"] for shard in shards)
-    return jsonify(ready=True, compilation=compilation, all_shards_ready=ready_count == len(shards),
+    return jsonify(ready=True, compilations=compilations, all_shards_ready=ready_count == len(shards),
                    shards_ready=ready_count, shards_total=len(shards), shards=shards)

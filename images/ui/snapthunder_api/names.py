@@ -21,15 +21,15 @@ import dataclasses
 from snapthunder import gene_loci, sample_search, statements
 from snapthunder.query import Query, Region, is_gene_id
 
-from snapthunder_api.shards import Deployment
+from snapthunder_api.shards import Served
 
 
-def fields(deployment: Deployment) -> dict[str, sample_search.SampleField]:
+def fields(deployment: Served) -> dict[str, sample_search.SampleField]:
     """The loaded compilation's sample fields, by name (what the registry lists)."""
     return sample_search.sample_fields(deployment.first_answer(statements.REGISTRY_FIELDS))
 
 
-def resolved(deployment: Deployment, queries: list[Query]) -> list[Query]:
+def resolved(deployment: Served, queries: list[Query]) -> list[Query]:
     """The queries with gene names turned into regions and sfilters and sample groups into sids.
 
     Each distinct name or set is resolved once per request. A query left
@@ -51,12 +51,12 @@ def resolved(deployment: Deployment, queries: list[Query]) -> list[Query]:
     return answer
 
 
-def _matching(deployment: Deployment, query: Query) -> tuple[int, ...]:
+def _matching(deployment: Served, query: Query) -> tuple[int, ...]:
     statement, parameters = sample_search.rail_ids_statement(query.sample_filters, fields(deployment))
     return tuple(rail_id for (rail_id,) in deployment.first_answer(statement, parameters=parameters))
 
 
-def _group_ids(deployment: Deployment, names: tuple[str, ...]) -> tuple[int, ...]:
+def _group_ids(deployment: Served, names: tuple[str, ...]) -> tuple[int, ...]:
     """The union of the groups' rail_ids, in order; a 400 naming the first unknown group."""
     statement, parameters = sample_search.groups_statement(names)
     found = dict(deployment.first_answer(statement, parameters=parameters))
@@ -67,7 +67,7 @@ def _group_ids(deployment: Deployment, names: tuple[str, ...]) -> tuple[int, ...
     return tuple(sorted({rail_id for rail_ids in found.values() for rail_id in rail_ids}))
 
 
-def _with_loci(deployment: Deployment, queries: list[Query]) -> list[Query]:
+def _with_loci(deployment: Served, queries: list[Query]) -> list[Query]:
     """Each selection's gene names replaced by their loci; a 400 naming the first unknown gene."""
     names = list(dict.fromkeys(gene for query in queries for selection in query.selections
                                for gene in selection.genes))
@@ -80,7 +80,7 @@ def _with_loci(deployment: Deployment, queries: list[Query]) -> list[Query]:
                 for selection in query.selections)) for query in queries]
 
 
-def loci_of(deployment: Deployment, names: list[str]) -> dict[str, list[Region]]:
+def loci_of(deployment: Served, names: list[str]) -> dict[str, list[Region]]:
     """Gene names (upper-cased symbols and versioned GENCODE ids) → their loci; a 400 naming the first unknown.
 
     A symbol's loci are its RefSeq transcripts merged (gene_loci.loci); a
@@ -105,7 +105,7 @@ def loci_of(deployment: Deployment, names: list[str]) -> dict[str, list[Region]]
     return loci
 
 
-def _unknown(deployment: Deployment, name: str):
+def _unknown(deployment: Served, name: str):
     """The 400 for a gene name nothing loaded has: near ids for what looks like an id, near symbols otherwise."""
     if gene_loci.looks_like_gene_id(name):
         statement, parameters = gene_loci.near_ids_statement(name)

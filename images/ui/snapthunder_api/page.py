@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, send_file
+from flask import Blueprint, current_app, render_template, request, send_file
 
 from snapthunder.junctions import COLUMNS
 
@@ -31,8 +31,12 @@ PAGE_FIELDS = tuple(name for name in COLUMNS if name not in ("samples", "source_
 
 @blueprint.get("/")
 def page():
+    """The page over `?compilation=NAME` (any one served; a 404 listing them otherwise), else the first configured."""
     deployment = current_app.extensions["snapthunder"]
-    return render_template("page.html", compilation=deployment.endpoints().compilation,
+    name = request.args.get("compilation") or deployment.endpoints().first_compilation
+    if "compilation" in request.args:
+        deployment.serving(name)
+    return render_template("page.html", compilation=name,
                            page_rows=deployment.settings["page_rows"], page_fields=PAGE_FIELDS)
 
 

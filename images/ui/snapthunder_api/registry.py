@@ -4,8 +4,9 @@ snapcount fetches it (as `//snaptron/registry`) when it loads: it drops
 exactly the first 7 bytes (`200 OK\\n`) and parses the rest as JSON, so the
 prefix is part of the format (wire.registry_body). Its names become
 snapcount's compilation choices and its field types check `sfilter`s. It is
-made from what the shards hold: the compilation recorded by the last load,
-and samples.tsv's columns with the types the loader gave them.
+made from what the shards hold: every compilation a load has committed to
+(each its own schema), and each one's samples.tsv columns with the types
+the loader gave them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ blueprint = Blueprint("registry", __name__)
 @blueprint.get("/snaptron/registry/<path:ignored>")
 def registry(ignored: str | None = None):
     deployment = current_app.extensions["snapthunder"]
-    compilations = {}
-    if deployment.first_answer(statements.LOADED_COMPILATION, non_empty=True):
-        compilations[deployment.endpoints().compilation] = deployment.first_answer(statements.REGISTRY_FIELDS)
+    compilations = {name: deployment.first_answer(statements.REGISTRY_FIELDS, compilation=name)
+                    for name in deployment.loaded()}
     return Response(wire.registry_body(compilations), content_type=wire.JSON_CONTENT_TYPE)

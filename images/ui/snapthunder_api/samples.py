@@ -27,7 +27,7 @@ from snapthunder.query import SamplesRequest, parse_samples
 from snapthunder_api import answers, names
 from snapthunder_api.bulk import posted_json
 from snapthunder_api.errors import ApiError
-from snapthunder_api.shards import Deployment
+from snapthunder_api.shards import Served
 
 blueprint = Blueprint("samples", __name__)
 
@@ -54,8 +54,8 @@ def legacy_samples(compilation: str):
     return _lines(deployment, wanted)
 
 
-def _lines(deployment: Deployment, wanted: SamplesRequest):
-    data_source = wire.data_source(deployment.endpoints().compilation, "S")
+def _lines(deployment: Served, wanted: SamplesRequest):
+    data_source = wire.data_source(deployment.compilation.data_source, "S")
     if wanted.kind == "search":
         select, parameters = sample_search.search_statement(wanted, names.fields(deployment), data_source)
     else:

@@ -1,4 +1,13 @@
-"""The deployment one worker process serves: the endpoints document and a pool per shard.
+"""The deployment one worker process serves: the endpoints document, its compilations and a pool per shard.
+
+Every compilation is a schema of its own on each shard (snapthunder/compilations.py).
+The compilations served are those the shards hold (their `compilations()`
+function, read at most every SERVED_SECONDS): every one the document
+configures once made, and any other loaded since, with the DataSource
+label its load recorded. `Deployment.serving(name)` is the deployment as one
+compilation sees it (`Served`): its connections have that compilation's
+schema first on search_path, so every statement reads that compilation's
+tables and no other's.
 
 Nothing connects when the app is created: the document is read, and each
 shard's pool opened, on the first request that needs them (flaskr's rule), so
@@ -28,16 +37,19 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
+from psycopg2 import sql
+
 from snapthunder import endpoints as endpoints_module
+from snapthunder.compilations import Compilation, search_path_option
 from snapthunder.endpoints import Endpoints, EndpointsError, Shard
 
 from snapthunder_api.errors import ApiError, ShardUnavailable, shard_failure
 from snapthunder_api.settings import SILENCE_FACTOR
 from snapthunder_api.watchdog import Watch, Watchdog
 
-# The loaded sequences' names let the page explain an empty answer ("chr99 is not in this compilation; it has …").
-READY_STATEMENT = ("SELECT coalesce(sum(row_count), 0)::bigint, count(*), "
-                   "coalesce(array_agg(chromosome ORDER BY chromosome), '{}') FROM chromosome_stats")
+COMPILATIONS_STATEMENT = "SELECT name, data_source, loaded FROM compilations()"
+# How long a worker trusts its list of the compilations served, and their labels.
+SERVED_SECONDS = 2.0
 # How often a shard's backend checks, while it computes, that the API is still there.
 CLIENT_CHECK_MILLISECONDS = 1000
 # TCP keepalive on every shard connection: a peer that vanished (node lost,
@@ -48,7 +60,8 @@ KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "
 class ShardPool:
     """Connections to one shard as the reader role; `acquire` blocks for a free one."""
 
-    def __init__(self, shard: Shard, endpoints: Endpoints, settings: Mapping[str, Any], watchdog: Watchdog) -> None:
+    def __init__(self, shard: Shard, endpoints: Endpoints, settings: Mapping[str, Any], watchdog: Watchdog,
+                 compilation: str | None = None) -> None:
         self.shard = shard
         self.size = settings["pool_size"]
         self.wait_seconds = settings["pool_wait_seconds"]
@@ -62,7 +75,8 @@ class ShardPool:
             # statement whose answer was abandoned (its connection severed) stops.
             options=f"-c statement_timeout={round(self.timeout_seconds * 1000)} "
                     f"-c lock_timeout={round(settings['lock_wait_seconds'] * 1000)} "
-                    f"-c client_connection_check_interval={CLIENT_CHECK_MILLISECONDS}", **KEEPALIVE,
+                    f"-c client_connection_check_interval={CLIENT_CHECK_MILLISECONDS}"
+                    + (f" {search_path_option(compilation)}" if compilation else ""), **KEEPALIVE,
         )
         self._free = threading.BoundedSemaphore(self.size)
         self._lock = threading.Lock()
@@ -149,9 +163,10 @@ class Deployment:
         self.settings = settings
         self._lock = threading.Lock()
         self._endpoints: Endpoints | None = None
-        self._pools: dict[str, ShardPool] = {}
+        self._pools: dict[tuple[str, str | None], ShardPool] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._watchdog = Watchdog()
+        self._served: tuple[float, dict[str, Compilation]] | None = None
 
     def endpoints(self) -> Endpoints:
         with self._lock:
@@ -162,13 +177,52 @@ class Deployment:
                     raise ApiError(503, f"the API has no deployment to serve: {error}") from None
             return self._endpoints
 
-    def pool(self, shard_name: str) -> ShardPool:
+    def pool(self, shard_name: str, compilation: str | None = None) -> ShardPool:
+        """The shard's connections seeing `compilation`'s tables (None: only the shared functions)."""
         endpoints = self.endpoints()
+        key = (shard_name, compilation)
         with self._lock:
-            if shard_name not in self._pools:
-                self._pools[shard_name] = ShardPool(endpoints.shards[shard_name], endpoints, self.settings,
-                                                    self._watchdog)
-            return self._pools[shard_name]
+            if key not in self._pools:
+                self._pools[key] = ShardPool(endpoints.shards[shard_name], endpoints, self.settings,
+                                             self._watchdog, compilation)
+            return self._pools[key]
+
+    def served(self, fresh: bool = False) -> dict[str, Compilation]:
+        """Name → compilation, for every compilation the shards hold, in name order (a 503 if no shard answers).
+
+        Read again when older than SERVED_SECONDS, or when `fresh`.
+        """
+        now = time.monotonic()
+        with self._lock:
+            if not fresh and self._served is not None and now - self._served[0] < SERVED_SECONDS:
+                return self._served[1]
+        endpoints = self.endpoints()
+        found = {}
+        for name, data_source, _ in self.first_answer(COMPILATIONS_STATEMENT):
+            configured = endpoints.configured(name)
+            found[name] = Compilation(name, data_source or configured.data_source, configured.genome)
+        with self._lock:
+            self._served = (now, found)
+        return found
+
+    def loaded(self) -> list[str]:
+        """The compilations a load has committed to, in name order: what the registry lists."""
+        return [name for name, _, loaded in self.first_answer(COMPILATIONS_STATEMENT) if loaded]
+
+    def serving(self, name: str) -> "Served":
+        """The deployment as compilation `name` sees it; a 404 listing the compilations served otherwise.
+
+        A name not known yet is looked up again at once: a compilation is
+        served from the moment its first load commits. (One dropped since the
+        last look is a 404 too: its statements find no table, errors.shard_failure.)
+        """
+        served = self.served()
+        if name not in served:
+            served = self.served(fresh=True)
+        if name not in served:
+            raise ApiError(404, f"no compilation {name!r} here; this server has "
+                                f"{', '.join(served) or 'none loaded yet (load one with python -m loaders)'}")
+        return Served(self, served[name])
 
     def executor(self) -> ThreadPoolExecutor:
         """The threads that read the shards, kept between requests: at most one per shard per request thread."""
@@ -179,17 +233,18 @@ class Deployment:
                                                     thread_name_prefix="shard-reader")
             return self._executor
 
-    def first_answer(self, statement, non_empty: bool = False, parameters: dict | None = None) -> list[tuple]:
+    def first_answer(self, statement, non_empty: bool = False, parameters: dict | None = None,
+                     compilation: str | None = None) -> list[tuple]:
         """The rows of a small read from the first shard that answers (with `non_empty`, that has rows).
 
-        For what every shard holds alike (samples, their fields) or what any
-        one of them may record (the compilation loaded). A 503 when no shard answers.
+        For what every shard holds alike (samples, their fields, the
+        compilations) or what any one of them may record. A 503 when no shard answers.
         """
         failure: ApiError | None = None
         rows: list[tuple] = []
         for name in sorted(self.endpoints().shards):
             try:
-                with self.pool(name).reading() as connection, connection.cursor() as cursor:
+                with self.pool(name, compilation).reading() as connection, connection.cursor() as cursor:
                     cursor.execute(statement, parameters)
                     rows = cursor.fetchall()
             except ApiError as error:
@@ -203,10 +258,19 @@ class Deployment:
         return rows
 
     def readiness(self) -> list[dict[str, Any]]:
-        """Each shard's status, checked in parallel: reachable, rows and chromosomes loaded, latency."""
+        """Each shard's status, checked in parallel: reachable, rows and chromosomes loaded (all compilations), latency.
+
+        With no shard answering, the compilations are the configured ones
+        (and every shard's check fails on its own).
+        """
         shards = list(self.endpoints().shards.values())
+        try:
+            names = list(self.served())
+        except ApiError:
+            names = list(self.endpoints().compilations)
+        statement = ready_statement(names)
         with ThreadPoolExecutor(max_workers=len(shards)) as executor:
-            return list(executor.map(self._shard_status, shards))
+            return list(executor.map(lambda shard: self._shard_status(shard, statement), shards))
 
     def close(self) -> None:
         with self._lock:
@@ -217,7 +281,7 @@ class Deployment:
                 pool.close()
             self._pools.clear()
 
-    def _shard_status(self, shard: Shard) -> dict[str, Any]:
+    def _shard_status(self, shard: Shard, statement: sql.Composable) -> dict[str, Any]:
         status: dict[str, Any] = {"shard": shard.name, "chromosomes": list(shard.chromosomes),
                                   "address": f"{shard.host}:{shard.port}"}
         started = time.monotonic()
@@ -225,12 +289,51 @@ class Deployment:
             # A health check is a tiny read: bounded like a connection attempt, not like a query.
             with self.pool(shard.name).reading(self.settings["connect_timeout_seconds"]) as connection, \
                     connection.cursor() as cursor:
-                cursor.execute(READY_STATEMENT)
+                cursor.execute(statement)
                 rows, chromosomes_loaded, sequences = cursor.fetchone()
         except ApiError as error:
             return {**status, "ready": False, "error": error.message}
         return {**status, "ready": True, "rows": rows, "chromosomes_loaded": chromosomes_loaded,
                 "sequences_loaded": sequences, "milliseconds": round((time.monotonic() - started) * 1000, 1)}
+
+
+class Served:
+    """The deployment as one compilation sees it: what the blueprints are given (Deployment.serving).
+
+    The same settings, document, executor and watchdog; pools and small
+    reads whose sessions see only this compilation's tables.
+    """
+
+    def __init__(self, deployment: Deployment, compilation: Compilation) -> None:
+        self.deployment = deployment
+        self.compilation = compilation
+        self.settings = deployment.settings
+
+    def endpoints(self) -> Endpoints:
+        return self.deployment.endpoints()
+
+    def executor(self) -> ThreadPoolExecutor:
+        return self.deployment.executor()
+
+    def pool(self, shard_name: str) -> ShardPool:
+        return self.deployment.pool(shard_name, self.compilation.name)
+
+    def first_answer(self, statement, non_empty: bool = False, parameters: dict | None = None) -> list[tuple]:
+        return self.deployment.first_answer(statement, non_empty, parameters, self.compilation.name)
+
+
+def ready_statement(compilations: list[str]) -> sql.Composable:
+    """Rows, chromosomes and sequence names held by a shard over every compilation.
+
+    The sequences' names let the page explain an empty answer ("chr99 is not
+    in this compilation; it has …").
+    """
+    held = sql.SQL(" UNION ALL ").join(
+        sql.SQL("SELECT chromosome, row_count FROM {}.chromosome_stats").format(sql.Identifier(name))
+        for name in compilations) if compilations else sql.SQL("SELECT NULL::text, NULL::bigint WHERE false")
+    return sql.SQL("SELECT coalesce(sum(row_count), 0)::bigint, count(DISTINCT chromosome), "
+                   "coalesce(array_agg(DISTINCT chromosome ORDER BY chromosome), '{{}}') "
+                   "FROM ({}) AS held (chromosome, row_count)").format(held)
 
 
 def _dropped(connection: psycopg2.extensions.connection) -> bool:

@@ -18,29 +18,29 @@ from snapthunder.query import Query
 
 from snapthunder_api import answers
 from snapthunder_api.access_log import RequestLog
-from snapthunder_api.shards import Deployment
+from snapthunder_api.shards import Served
 
 
-def answer(deployment: Deployment, query: Query, pairs: list[tuple[str, str]], log: RequestLog) -> Response:
+def answer(deployment: Served, query: Query, pairs: list[tuple[str, str]], log: RequestLog) -> Response:
     if query.return_format == 1:
         return _bed(deployment, query, log)
     return _links(deployment, query, pairs, log)
 
 
-def _bed(deployment: Deployment, query: Query, log: RequestLog) -> Response:
+def _bed(deployment: Served, query: Query, log: RequestLog) -> Response:
     parts = [answers.Part(part, None, "bed", wire.bed_preamble(_shown_region(part)).encode())
              for part in query.per_region()]
     return answers.in_order(deployment, parts, b"", log)
 
 
-def _links(deployment: Deployment, query: Query, pairs: list[tuple[str, str]], log: RequestLog) -> Response:
-    compilation = deployment.endpoints().compilation
+def _links(deployment: Served, query: Query, pairs: list[tuple[str, str]], log: RequestLog) -> Response:
+    compilation = deployment.compilation
     lines = ["DataSource:Type\tcoordinate_string\tURL"] if query.header else []
     for part in query.per_region():
         region = _shown_region(part)
-        link = wire.browser_link(request.host_url, compilation, region, _track_query(pairs, region, part),
+        link = wire.browser_link(request.host_url, compilation.name, region, _track_query(pairs, region, part),
                                  query.feature.name)
-        lines.append(f"{wire.data_source(compilation, 'U')}\t{region}\t{link}")
+        lines.append(f"{wire.data_source(compilation.data_source, 'U')}\t{region}\t{link}")
     return answers.text_answer("".join(line + "\n" for line in lines), log)
 
 
