@@ -31,7 +31,7 @@ from snapthunder.synthetic_genes import gene_id
 
 pytest.register_assert_rewrite("tests.api_fixtures")
 from tests.api_fixtures import COMPILATION  # noqa: E402 (registered first)
-from tests.conftest import query_all_shards  # noqa: E402
+from tests.conftest import in_compilation, query_all_shards  # noqa: E402
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -71,7 +71,7 @@ def annotated(api_environment, api_dataset, tmp_path_factory):
     with httpx.Client(base_url=api_environment.api_url, timeout=60) as client:
         yield Annotated(client, directory, outputs, scratch, transcripts, genes, symbols)
     for shard in api_environment.shards.values():   # other modules expect no gene names or annotations
-        with psycopg2.connect(**shard.connect_arguments()) as connection, connection.cursor() as cursor:
+        with psycopg2.connect(**in_compilation(api_environment, shard)) as connection, connection.cursor() as cursor:
             cursor.execute("TRUNCATE gene_transcript, gencode_gene, annotation_transcript")
         connection.close()
 
