@@ -73,7 +73,7 @@ def run(compilation: Compilation, scratch: Path, runs: int, progress: bool,
     samples_path = root / "samples.tsv"
     write_samples_table(samples_path, numpy.random.default_rng(SAMPLES_SEED), sample_total)
     outputs = root / "endpoints.json"
-    endpoints = localenv.up(shards=SHARDS, outputs=outputs, data_dir=root / "data", compilation=COMPILATION,
+    endpoints = localenv.up(shards=SHARDS, outputs=outputs, data_dir=root / "data", compilations=(COMPILATION,),
                             durable=False, start_api=True)
     try:
         rejects = RejectsFile(root / "samples.rejects.tsv")
