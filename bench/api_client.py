@@ -56,7 +56,11 @@ class ApiClient:
         self.base_url = base_url
 
     def snaptron(self, parameters: Mapping[str, str]) -> Response:
-        target = f"{self.path}?{urllib.parse.urlencode(parameters, safe=':,>')}"
+        return self.query(urllib.parse.urlencode(parameters, safe=":,>"))
+
+    def query(self, query_string: str) -> Response:
+        """`GET {base}/{compilation}/{endpoint}?{query_string}` (the string as given: Snaptron's own encoding)."""
+        target = f"{self.path}?{query_string}"
         try:
             response = self._send(target)
             if response.status == 200:

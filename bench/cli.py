@@ -1,7 +1,7 @@
 """`python -m bench`: the command line of the benchmark.
 
     python -m bench (--outputs PATH | --stack NAME [--port-forward])
-                    [--workloads paper,service,load] [--quick] [--results DIR] [--data DIR]
+                    [--workloads paper,service,load,genes,names] [--quick] [--results DIR] [--data DIR]
                     [--load] [--runs N] [--service-seconds S] [--windows MB,...] [--peers LIST]
                     [--baseline-url URL] [--debug]
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psycopg2
 
-from bench import BenchError, compilation, paper, report, runner
+from bench import BenchError, compilation, names, paper, report, runner
 from bench.api_client import ApiError
 from bench.measure import MINIMUM_RUNS
 from bench.queries import WINDOW_ENDS
@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         window_ends=arguments.windows,
         peers=arguments.peers,
         argv=tuple(argv),
+        names_samples=names.QUICK_SAMPLE_TOTAL if arguments.quick else names.SAMPLE_TOTAL,
     )
     progress = sys.stderr.isatty() and not os.environ.get("CI")
     try:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from snapthunder import synthetic
 from snapthunder.features import COVERAGE_FEATURES, Feature
-from snapthunder.layout import GENES_FILE
+from snapthunder.layout import ANNOTATIONS_FILE, GENES_FILE
+from snapthunder.synthetic_annotations import GENCODE_FILE
 
 FULL_SCALE = 1.0
 QUICK_SCALE = 0.015
@@ -35,6 +36,14 @@ class Compilation:
     @property
     def samples_path(self) -> Path:
         return self.directory / SAMPLES_NAME
+
+    @property
+    def genes_path(self) -> Path:
+        return self.directory / GENES_FILE
+
+    @property
+    def gencode_path(self) -> Path:
+        return self.directory / GENCODE_FILE
 
     def sample_total(self) -> int:
         """Samples in samples.tsv (its header line aside): the range service queries draw `sids` from."""
@@ -59,7 +68,8 @@ def default_directory(scale: float, background_per_mb: float = synthetic.DEFAULT
 
 def prepare_needed(directory: Path) -> bool:
     """Whether `prepare` would generate (the demo says so first: it is its longest step)."""
-    names = (JUNCTIONS_NAME, SAMPLES_NAME, GENES_FILE, *(feature.file for feature in COVERAGE_FEATURES))
+    names = (JUNCTIONS_NAME, SAMPLES_NAME, GENES_FILE, GENCODE_FILE, ANNOTATIONS_FILE,
+             *(feature.file for feature in COVERAGE_FEATURES))
     return not all((directory / name).exists() for name in names)
 
 

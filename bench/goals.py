@@ -6,7 +6,9 @@ figures for direct SQL (peer 4) are shown beside them for information. Service:
 median latency at least 5× lower than the original design's serving, at least
 300 requests/s with 8 clients, no errors. Load: the loader at least 85% of the
 raw-COPY floor's rows/s on the whole file. Genes (issue 10): `/genes` on a
-gene-sized region as fast as `/snaptron` on it.
+gene-sized region as fast as `/snaptron` on it. Names: every sfilter clause's
+median under 50 ms over 316,000 samples; a gene name (and a gene id) within
+1.1× of the same query by coordinates.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import dataclasses
 
 from bench.genes import GenesRow
 from bench.load import LOADER, LoadRow
+from bench.names import NamesRow, ratios
 from bench.paper import PaperRow
 from bench.peers import SnapthunderApi, SnapthunderSql
 from bench.queries import SHAPES, WINDOW_ENDS
@@ -28,6 +31,8 @@ THROUGHPUT_CLIENTS = 8
 THROUGHPUT = 300.0
 LOAD_SHARE = 0.85
 GENES_RATIO = 1.0
+SFILTER_MS = 50.0
+NAME_RATIO = 1.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,3 +117,15 @@ def genes_goals(rows: list[GenesRow]) -> list[Goal]:
     genes = next((row for row in rows if row.endpoint == "genes"), None)
     return [Goal("genes", "`/genes` on gene-sized regions as fast as `/snaptron` on them (time ratio)",
                  genes and genes.ratio_to_snaptron, GENES_RATIO, False, "× /snaptron")]
+
+
+def names_goals(rows: list[NamesRow]) -> list[Goal]:
+    sfilter = [row.median_ms for row in rows if row.measure == "sfilter"]
+    found = ratios(rows)
+    samples = rows[0].samples if rows else 0
+    return [Goal("names", f"sfilter over {samples:,} samples: slowest clause's median < {SFILTER_MS:g} ms",
+                 max(sfilter) if sfilter else None, SFILTER_MS, False, "ms"),
+            Goal("names", f"gene name within {NAME_RATIO:g}× of its coordinates (median over genes)",
+                 found["name"], NAME_RATIO, False, "×"),
+            Goal("names", f"GENCODE gene id within {NAME_RATIO:g}× of its span with exact=1 (median over genes)",
+                 found["gene id"], NAME_RATIO, False, "×")]

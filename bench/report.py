@@ -33,6 +33,7 @@ from bench import goals, plots
 from bench.compilation import Compilation
 from bench.goals import Goal
 from bench.load import RAW_COPY_QUERYABLE, LoadRow
+from bench.names import NamesRow
 from bench.paper import PaperResult, PaperRow
 from bench.queries import SHAPES
 from bench.genes import REGIONS as GENE_REGIONS, GenesRow
@@ -48,6 +49,7 @@ class RunResults:
     service: ServiceResult | None = None
     load: list[LoadRow] | None = None
     genes: list[GenesRow] | None = None
+    names: list[NamesRow] | None = None
 
 
 def start_run(results_root: Path, argv: Sequence[str], program: str = "bench") -> tuple[Path, dict]:
@@ -105,6 +107,9 @@ def write(directory: Path, description: dict, results: RunResults, runs: int) ->
     if results.genes is not None:
         write_csv(directory / "genes.csv", GenesRow, results.genes)
         sections.append(_genes_section(results.genes))
+    if results.names is not None:
+        write_csv(directory / "names.csv", NamesRow, results.names)
+        sections.append(_names_section(results.names))
     path = directory / "report.md"
     path.write_text("\n\n".join(sections) + "\n")
     return path
@@ -134,6 +139,8 @@ def _evaluated(results: RunResults) -> list[Goal]:
         found += goals.load_goals(results.load)
     if results.genes is not None:
         found += goals.genes_goals(results.genes)
+    if results.names is not None:
+        found += goals.names_goals(results.names)
     return found
 
 
@@ -246,6 +253,18 @@ def _load_section(rows: list[LoadRow]) -> str:
               f"{row.rows_per_second:,.0f} | {row.share_of_copy_floor:.0%} | {row.share_of_queryable_floor:.0%} |"
               for row in rows]
     lines += ["", "![load: rows/s against shards and input size](load.png)"]
+    return "\n".join(lines)
+
+
+def _names_section(rows: list[NamesRow]) -> str:
+    lines = ["## Names: sfilter and gene names through the API", "",
+             f"- sfilter: `/samples?sfilter=…` over {rows[0].samples if rows else 0:,} generated samples, the whole "
+             "answer read.",
+             "- gene: each symbol as `regions=SYMBOL` and as its locus, and its GENCODE id (exact=1) against its "
+             "span with `exact=1`, interleaved round by round.", "",
+             "| measure | query | contender | rows | median ms |", "|---|---|---|---|---|"]
+    lines += [f"| {row.measure} | `{row.query}` | {row.contender} | {row.rows:,} | {row.median_ms:.2f} |"
+              for row in rows]
     return "\n".join(lines)
 
 

@@ -5,7 +5,7 @@ description first (its directory is named by the commit the run starts
 from), then the compilation (reused or generated), then the workloads in the order the issue
 lists them (the genes workload, issue 10's, last), each given one scratch directory that is removed when the run
 ends. The scratch directory is in the system's temporary directory, not in
-the results: the load and service workloads' servers put their Unix sockets there, and a
+the results: the load, names and service workloads' servers put their Unix sockets there, and a
 socket path longer than 107 bytes stops a server from starting.
 """
 
@@ -18,12 +18,12 @@ import tempfile
 from pathlib import Path
 
 from bench import compilation as compilation_module
-from bench import genes, load, paper, report, service
+from bench import genes, load, names, paper, report, service
 from bench.report import RunResults
 from loaders.pipeline import load_junctions
 from snapthunder.endpoints import Endpoints
 
-WORKLOADS = ("paper", "service", "load", "genes")
+WORKLOADS = ("paper", "service", "load", "genes", "names")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Settings:
     window_ends: tuple[int, ...]
     peers: tuple[str, ...]
     argv: tuple[str, ...]
+    names_samples: int = names.SAMPLE_TOTAL
 
 
 def run(settings: Settings, endpoints: Endpoints, progress: bool) -> tuple[Path, RunResults]:
@@ -66,6 +67,8 @@ def run(settings: Settings, endpoints: Endpoints, progress: bool) -> tuple[Path,
             results.load = load.run(compilation, scratch, settings.runs, progress)
         if "genes" in settings.workloads:
             results.genes = genes.run(endpoints.api_url, endpoints.compilation, compilation, settings.runs, progress)
+        if "names" in settings.workloads:
+            results.names = names.run(compilation, scratch, settings.runs, progress, settings.names_samples)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return report.write(directory, description, results, settings.runs), results

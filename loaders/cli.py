@@ -15,6 +15,8 @@ from pathlib import Path
 import psycopg2
 
 from loaders.directory import DirectoryError, read_directory
+from loaders.feature_lines import FeatureFileError, SpooledTable
+from loaders.gencode import GencodeFile
 from loaders.genes import GenesFile
 from loaders.pipeline import LoadSummary, load_junctions
 from loaders.rejects import RejectsFile, default_rejects_path
@@ -22,10 +24,12 @@ from loaders.samples import SamplesFile
 from loaders.shard_writer import ShardLoadError
 from loaders.two_phase import drop, recover
 from loaders.source import SourceError
+from loaders.transcripts import TranscriptsFile
 from loaders.unique_ids import DuplicateIdError
 from snapthunder.compilations import Compilation, CompilationError, parse
 from snapthunder.endpoints import Endpoints, EndpointsError
-from snapthunder.layout import EXON_ROWS_FILE, GENE_ROWS_FILE, GENES_FILE, JUNCTIONS_FILES, SAMPLES_FILE
+from snapthunder.layout import (ANNOTATIONS_FILE, EXON_ROWS_FILE, GENCODE_ENDINGS, GENE_ROWS_FILE, GENES_FILE,
+                                JUNCTIONS_FILES, SAMPLES_FILE)
 from snapthunder.targets import add_target_arguments, open_target
 
 
@@ -38,9 +42,10 @@ def parser() -> argparse.ArgumentParser:
     )
     result.add_argument("file", metavar="FILE|DIR", nargs="?",
                         help="junctions: .bgz, .gz or plain TSV; - for stdin; or an http(s) URL; or a compilation "
-                             f"directory, whose {' / '.join(JUNCTIONS_FILES)}, {SAMPLES_FILE} and {GENES_FILE} "
-                             "are loaded (as --samples and --genes), with its gene and exon rows "
-                             f"({GENE_ROWS_FILE}, {EXON_ROWS_FILE}: /genes and /exons), and its other files "
+                             f"directory, whose {' / '.join(JUNCTIONS_FILES)}, {SAMPLES_FILE}, {GENES_FILE}, GENCODE "
+                             f"file ({' '.join('*' + ending for ending in GENCODE_ENDINGS)}) and {ANNOTATIONS_FILE} "
+                             "are loaded (as --samples, --genes, --gencode and --annotations), with its gene and exon "
+                             f"rows ({GENE_ROWS_FILE}, {EXON_ROWS_FILE}: /genes and /exons), and its other files "
                              "listed as skipped")
     result.add_argument("--compilation", metavar="NAME[:DataSource[:genome]]",
                         help="the compilation loaded (or recovered): default the only one the endpoints document "
@@ -61,6 +66,14 @@ def parser() -> argparse.ArgumentParser:
                         help="also load the genome's RefSeq transcripts (refseq_transcripts_by_hgvs.tsv, UCSC refFlat "
                              "layout) into every shard, for gene names in regions=; kept until a load gives them again "
                              "(bad lines go to ./PATH.rejects.tsv)")
+    result.add_argument("--gencode", metavar="PATH",
+                        help="also load the compilation's GENCODE genes (GFF3 or GTF, gzipped or not) into every "
+                             "shard, for versioned gene ids in regions= (ENSG00000171094.15); kept until a load gives "
+                             "them again; a bad line stops the load, naming it")
+    result.add_argument("--annotations", metavar="PATH",
+                        help=f"also load the compilation's transcripts ({ANNOTATIONS_FILE}) onto the shards by "
+                             "chromosome, for /annotations; kept until a load gives them again; a bad line stops the "
+                             "load, naming it")
     result.add_argument("--rejects", type=Path, metavar="PATH",
                         help="where bad junction lines go, with line number and reason (default: ./FILE.rejects.tsv; "
                              "bad samples lines go to ./SAMPLES.rejects.tsv)")
@@ -87,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     samples_rejects = RejectsFile(default_rejects_path(arguments.samples)) if arguments.samples else None
     samples = None
     genes = GenesFile(arguments.genes) if arguments.genes else None
+    annotations: list[SpooledTable] = []
     try:
         with open_target(arguments) as endpoints:
             if arguments.recover:
@@ -97,13 +111,19 @@ def main(argv: list[str] | None = None) -> int:
                 return _drop(_chosen(arguments.drop, endpoints), endpoints, arguments.yes)
             compilation = _chosen(arguments.compilation, endpoints)
             samples = SamplesFile(arguments.samples, compilation.name, samples_rejects) if arguments.samples else None
+            if arguments.gencode:
+                annotations.append(GencodeFile(arguments.gencode))
+            if arguments.annotations:
+                annotations.append(TranscriptsFile(arguments.annotations, endpoints.plan()))
             summary = load_junctions(arguments.file, endpoints, arguments.rejects, arguments.jobs,
                                      progress=_show_progress(arguments.quiet), samples=samples, genes=genes,
-                                     coverage=arguments.coverage, compilation=compilation)
+                                     coverage=arguments.coverage, compilation=compilation,
+                                     annotations=annotations)
     except (argparse.ArgumentTypeError, CompilationError, UsageError) as error:
         print(f"usage error: {error}", file=sys.stderr)
         return 2
-    except (EndpointsError, SourceError, DuplicateIdError, ShardLoadError, psycopg2.Error, OSError) as error:
+    except (EndpointsError, SourceError, DuplicateIdError, ShardLoadError, FeatureFileError, psycopg2.Error,
+            OSError) as error:
         if arguments.debug:
             raise
         print(f"error: {_one_line(error)}", file=sys.stderr)
@@ -111,10 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if samples_rejects is not None:
             samples_rejects.close()
-        for extra in (samples, genes):
+        for extra in (samples, genes, *annotations):
             if extra is not None:
                 extra.close()
-    _print_summary(summary, endpoints, samples, genes)
+    _print_summary(summary, endpoints, samples, genes, annotations)
     print(f"compilation {compilation.name} ({compilation.data_source}, {compilation.genome}): "
           f"served at /{compilation.name}/snaptron")
     return 0
@@ -157,7 +177,7 @@ def _drop(compilation: Compilation, endpoints: Endpoints, yes: bool) -> int:
 
 
 def _take_directory(arguments: argparse.Namespace) -> None:
-    """If FILE is a compilation directory, point `file`, `samples`, `genes` and `coverage` at its files; list the rest.
+    """If FILE is a compilation directory, point `file`, the options and `coverage` at its files; list the rest.
 
     An option and the directory naming the same kind of file is a usage error:
     which one was meant is the user's to say.
@@ -165,7 +185,8 @@ def _take_directory(arguments: argparse.Namespace) -> None:
     if arguments.file is None or not Path(arguments.file).is_dir():
         return
     directory = read_directory(Path(arguments.file))
-    for option, found in (("samples", directory.samples), ("genes", directory.genes)):
+    for option, found in (("samples", directory.samples), ("genes", directory.genes),
+                          ("gencode", directory.gencode), ("annotations", directory.annotations)):
         if found is not None and getattr(arguments, option) is not None:
             raise DirectoryError(f"--{option} {getattr(arguments, option)} and {found}: give one of them "
                                  f"(move {found.name} out of {arguments.file}, or drop --{option})")
@@ -178,7 +199,7 @@ def _take_directory(arguments: argparse.Namespace) -> None:
 
 
 def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: SamplesFile | None,
-                   genes: GenesFile | None) -> None:
+                   genes: GenesFile | None, annotations: list[SpooledTable]) -> None:
     for line in summary.recovered:
         print(line)
     rate = summary.rows_loaded / summary.seconds if summary.seconds else 0
@@ -206,6 +227,8 @@ def _print_summary(summary: LoadSummary, endpoints: Endpoints, samples: SamplesF
               f"({genes.skipped:,} on contigs that hold no genes skipped)")
         if genes.rejects.count:
             print(f"genes: {genes.rejects.count:,} bad lines, see {genes.rejects.path}", file=sys.stderr)
+    for annotation in annotations:
+        print(annotation.summary())
     for part in summary.coverage:
         print(f"loaded {part.rows_loaded:,} rows from {part.source} ({len(part.rows_per_shard)} shards)")
     for part in (summary, *summary.coverage):

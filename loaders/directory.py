@@ -4,9 +4,12 @@ Snaptron keeps a compilation's files side by side under fixed names
 (snapthunder/layout.py), so `python -m loaders DIR` can take them by name
 rather than make the user spell out each option: the junctions file, the
 samples (whose groups and shipped field types samples.py picks up beside
-them), the genome's RefSeq transcripts and the gene and exon coverage rows
-(genes.bgz, exons.bgz, loaded with the junctions into their own tables).
-Everything else is listed with
+them), the genome's RefSeq transcripts, the gene and exon coverage rows
+(genes.bgz, exons.bgz, loaded with the junctions into their own tables),
+the compilation's GENCODE genes (one `*.gff3`, `*.gff3.gz`, `*.gtf` or
+`*.gtf.gz`: layout.is_gencode_file) and its transcripts for /annotations
+(`all_transcripts.gtf.bgz`, which is bgzip and so never taken for the
+GENCODE file). Everything else is listed with
 the reason it is skipped, so a file the user expected to load is never
 silently left out.
 """
@@ -19,12 +22,11 @@ from pathlib import Path
 from typing import Iterator
 
 from snapthunder.features import COVERAGE_FEATURES, Feature
-from snapthunder.layout import GENES_FILE, GROUPS_FILE, JUNCTIONS_FILES, SAMPLES_FILE, TYPES_FILE
+from snapthunder.layout import (ANNOTATIONS_FILE, GENCODE_ENDINGS, GENES_FILE, GROUPS_FILE, JUNCTIONS_FILES,
+                                SAMPLES_FILE, TYPES_FILE, is_gencode_file)
 
 # Snaptron's files this loader does not serve yet, by name pattern, with the reason given when skipping one.
 NOT_SERVED = (
-    ("*.gtf*", "annotation GTF (GENCODE gene ids in regions=) is not served yet"),
-    ("*.gff3*", "annotation GFF3 (GENCODE gene ids in regions=) is not served yet"),
     ("*.tbi", "a tabix index: the shards index the junctions themselves"),
     ("*.rejects.tsv", "a loader's rejects file"),
 )
@@ -42,6 +44,8 @@ class CompilationDirectory:
     samples: Path | None
     genes: Path | None
     coverage: list[tuple[Feature, Path]]      # genes.bgz, exons.bgz: those it holds
+    gencode: Path | None
+    annotations: Path | None
     skipped: list[tuple[Path, str]]
 
 
@@ -54,13 +58,21 @@ def read_directory(directory: Path) -> CompilationDirectory:
         problem = "no junctions file" if not junctions else f"{len(junctions)} junctions files"
         raise DirectoryError(f"{directory}: {problem} (one of {', '.join(JUNCTIONS_FILES)}); it holds: {found}. "
                              "Give the directory of one compilation, or the junctions file itself")
-    samples = directory / SAMPLES_FILE if SAMPLES_FILE in names else None
-    genes = directory / GENES_FILE if GENES_FILE in names else None
+    gencode = [name for name in names if is_gencode_file(name) and not (directory / name).is_dir()]
+    if len(gencode) > 1:
+        raise DirectoryError(f"{directory}: {len(gencode)} GENCODE gene files ({', '.join(gencode)}; names ending "
+                             f"{' '.join(GENCODE_ENDINGS)}): keep the compilation's one, or give it with --gencode")
+
+    def given(name: str) -> Path | None:
+        return directory / name if name in names else None
+
     coverage = [(feature, directory / feature.file) for feature in COVERAGE_FEATURES if feature.file in names]
-    taken = ({junctions[0], SAMPLES_FILE, GENES_FILE} | {feature.file for feature in COVERAGE_FEATURES}
-             | ({GROUPS_FILE, TYPES_FILE} if samples else set()))
+    taken = ({junctions[0], SAMPLES_FILE, GENES_FILE, ANNOTATIONS_FILE, *gencode}
+             | {feature.file for feature in COVERAGE_FEATURES}
+             | ({GROUPS_FILE, TYPES_FILE} if SAMPLES_FILE in names else set()))
     skipped = [(directory / name, reason) for name, reason in _reasons(directory, names, taken)]
-    return CompilationDirectory(directory / junctions[0], samples, genes, coverage, skipped)
+    return CompilationDirectory(directory / junctions[0], given(SAMPLES_FILE), given(GENES_FILE), coverage,
+                                given(gencode[0]) if gencode else None, given(ANNOTATIONS_FILE), skipped)
 
 
 def _reasons(directory: Path, names: list[str], taken: set[str]) -> Iterator[tuple[str, str]]:

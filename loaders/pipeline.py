@@ -11,10 +11,10 @@ line number and reason and never stop the load. When the input ends every
 shard builds its indexes. The compilation's gene and exon rows (genes.bgz,
 exons.bgz: the junction columns, snapthunder/features.py) then go the same
 way into their own tables, on the same transactions, one file after another
-(a shard's connection serves one COPY at a time). The samples and genes (if
-any) are written in each shard's transaction, and only when all are ready
-are they prepared and committed (two_phase.py): a failure before that leaves
-every shard as it was.
+(a shard's connection serves one COPY at a time). The samples, genes and
+annotations (if any) are written in each shard's transaction, and only when
+all are ready are they prepared and committed (two_phase.py): a failure
+before that leaves every shard as it was.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import psycopg2
 from psycopg2 import sql
 from tqdm import tqdm
 
+from loaders.feature_lines import SpooledTable
 from loaders.rejects import RejectsFile, default_rejects_path
 from loaders.genes import GenesFile
 from loaders.samples import SamplesFile
@@ -88,8 +89,9 @@ def load_junctions(
     genes: GenesFile | None = None,
     coverage: Sequence[tuple[Feature, str]] = (),
     compilation: Compilation | None = None,
+    annotations: Sequence[SpooledTable] = (),
 ) -> LoadSummary:
-    """Load a junctions file (and `samples`, `genes`, the gene and exon rows of `coverage`) of `compilation`.
+    """Load a junctions file and its extras (`samples`, `genes`, `coverage` rows, `annotations`) of `compilation`.
 
     `compilation` defaults to the only one the document configures. Nothing
     of any other compilation is read or written.
@@ -115,7 +117,7 @@ def load_junctions(
         for feature, part, rejects in files:
             writers = _load_file(feature, part, rejects, load, compilation.name, plan, workers, jobs, progress)
             written += [(feature, name) for name in writers]
-        for extra in (samples, genes):
+        for extra in (samples, genes, *annotations):
             if extra is not None:
                 for participant in load.participants.values():
                     extra.write(participant)

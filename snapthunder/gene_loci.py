@@ -11,8 +11,10 @@ apart on one chromosome gives several. Each span is then a region like
 regions, each row comes once, in genome order (docs/API.md).
 
 Only chromosomes Snaptron takes as interval names (`chr1`–`chr29`, X, Y, M)
-hold genes; versioned GENCODE ids (`ENSG00000171094.15`), which Snaptron
-looks up in the compilation's GFF3, are not served.
+hold genes. A versioned GENCODE id (`ENSG00000171094.15`, any case) is the
+span of that `gene` feature of the compilation's GENCODE file
+(loaders/gencode.py loads it into `gencode_gene`), one region; query.py has
+already made it and the items after it exact=1.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ GENE_CHROMOSOME = re.compile(r"chr[12]?[0-9XYM]")
 MERGE_DISTANCE = 10_000
 NEAR_NAMES = 3
 SYMBOLS = sql.SQL("SELECT DISTINCT symbol FROM gene_transcript")
+# A name that looks like a GENCODE id, versioned or not: its refusal suggests ids, not symbols.
+_ID_LIKE = re.compile(r"ENS(?:MUS)?G\d+", re.IGNORECASE)
+# Ids sharing this many leading characters with an unknown one are its candidates (ENSG + 9 of 11 digits).
+ID_PREFIX = 13
 
 
 def transcripts_statement(symbols: Sequence[str]) -> tuple[sql.Composed, dict]:
@@ -38,6 +44,27 @@ def transcripts_statement(symbols: Sequence[str]) -> tuple[sql.Composed, dict]:
     statement = sql.SQL('SELECT symbol, chromosome, start, "end" FROM gene_transcript '
                         "WHERE symbol = ANY ({}::text[]) ORDER BY symbol, line").format(sql.Placeholder("symbols"))
     return statement, {"symbols": list(symbols)}
+
+
+def gene_ids_statement(gene_ids: Sequence[str]) -> tuple[sql.Composed, dict]:
+    """Each gene id's span (gene_id, chromosome, start, end); ids upper-cased as stored."""
+    statement = sql.SQL('SELECT gene_id, chromosome, start, "end" FROM gencode_gene '
+                        "WHERE gene_id = ANY ({}::text[])").format(sql.Placeholder("ids"))
+    return statement, {"ids": list(gene_ids)}
+
+
+def near_ids_statement(name: str) -> tuple[sql.Composed, dict]:
+    """Up to 1,000 loaded gene ids sharing the first ID_PREFIX characters of an unknown one (looks_like_gene_id)."""
+    statement = sql.SQL("SELECT gene_id FROM gencode_gene WHERE gene_id LIKE {} LIMIT 1000").format(
+        sql.Placeholder("prefix"))
+    return statement, {"prefix": _ID_LIKE.match(name).group(0).upper()[:ID_PREFIX] + "%"}
+
+
+ANY_GENE_ID = sql.SQL("SELECT gene_id FROM gencode_gene LIMIT 1")
+
+
+def looks_like_gene_id(name: str) -> bool:
+    return _ID_LIKE.match(name) is not None
 
 
 def loci(transcripts: Iterable[tuple[str, int, int]]) -> list[Region]:
@@ -56,6 +83,23 @@ def loci(transcripts: Iterable[tuple[str, int, int]]) -> list[Region]:
         if not joined:
             spans[chromosome].append([start, end])
     return [Region(chromosome, start, end) for chromosome in sorted(spans) for start, end in spans[chromosome]]
+
+
+def unknown_gene_id(name: str, near_ids: Sequence[str], any_loaded: bool, parameter: str = "regions") -> QueryError:
+    """The refusal of a gene id the compilation's GENCODE genes do not have, with the nearest ones they have.
+
+    Nearest: the same gene's other versions (the usual mistake: another
+    GENCODE release), else the most similar ids among `near_ids`.
+    """
+    if not any_loaded:
+        return QueryError(parameter, f"gene id {shown(name)}: no GENCODE genes are loaded (load the compilation's "
+                                     "GENCODE *.gff3.gz with the loader's --gencode); give chrN:start-end")
+    stable = name.upper().split(".")[0]
+    versions = sorted(gene_id for gene_id in near_ids if gene_id.split(".")[0] == stable)
+    near = versions[:NEAR_NAMES] or difflib.get_close_matches(name.upper(), near_ids, NEAR_NAMES, 0.6)
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    return QueryError(parameter, f"unknown gene id {shown(name)}{hint} (versioned GENCODE ids, as "
+                                 "ENSG00000171094.15, any case; or a gene symbol, or chrN:start-end)")
 
 
 def unknown_gene(symbol: str, known: Sequence[str], parameter: str = "regions") -> QueryError:

@@ -18,3 +18,13 @@ GROUPS_FILE = "samples.groups.tsv"
 TYPES_FILE = "lucene_indexed_numeric_types.tsv"
 # The genome's RefSeq transcripts (UCSC refFlat layout), for gene names in regions=.
 GENES_FILE = "refseq_transcripts_by_hgvs.tsv"
+# The compilation's GENCODE genes, for versioned gene ids in regions=: any file whose name ends in one of
+# these (gencode.v26.annotation.gff3.gz, …). Only these endings: all_transcripts.gtf.bgz (bgzip) is not one.
+GENCODE_ENDINGS = (".gff3", ".gff3.gz", ".gtf", ".gtf.gz")
+# The compilation's transcripts in Snaptron's GTF-like form, for /annotations.
+ANNOTATIONS_FILE = "all_transcripts.gtf.bgz"
+
+
+def is_gencode_file(name: str) -> bool:
+    """Whether a directory entry is a GENCODE gene file by its name (never the annotations file)."""
+    return name != ANNOTATIONS_FILE and name.endswith(GENCODE_ENDINGS)

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from snapthunder.filters import NUMERIC_FIELDS
 from snapthunder.query import (SAMPLE_ID, SELECTION_PARAMETERS, Query, SamplesRequest, Selection, group_parameters,
-                               listed_items, parse, parse_output, parse_selection, sample_ids, split_query_string)
+                               listed_items, parse, parse_output, parse_selections, sample_ids, split_query_string)
 from snapthunder.query_error import QueryError, checked_number, shown
 
 POST_OUTPUT_PARAMETERS = ("sids", "sfilter", "fields", "header", "limit", "format")
@@ -85,11 +85,12 @@ def _object_selections(objects: Any, name: str, max_items: int, require_region: 
     for index, entry in enumerate(_query_objects(objects, max_items)):
         where = f"{name}[{index}]."
         grouped = group_parameters(_object_pairs(entry, where), SELECTION_PARAMETERS, where, max_items)
-        selection = parse_selection(grouped, where, max_items)
+        parsed = parse_selections(grouped, where, max_items)
+        selection = parsed[0]
         if not (selection.regions or selection.genes or selection.ids or (selection.filters and not require_region)):
             raise QueryError(f"{name}[{index}]", "give regions (intervals or gene names) or ids"
                                                  + ("" if require_region else ", or a range filter"))
-        selections.append(selection)
+        selections.extend(parsed)
     return tuple(selections)
 
 

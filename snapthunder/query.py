@@ -121,11 +121,10 @@ class Query:
 
     def per_region(self) -> list["Query"]:
         """One query per region, in request order: how BED and browser links are answered."""
-        selection = self.selections[0]
-        if not selection.regions:
+        if not any(selection.regions for selection in self.selections):
             return [self]
         return [dataclasses.replace(self, selections=(dataclasses.replace(selection, regions=(region,)),))
-                for region in selection.regions]
+                for selection in self.selections for region in selection.regions]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,16 +166,17 @@ def split_query_string(raw: str | bytes) -> list[tuple[str, str]]:
 def parse(pairs: Iterable[tuple[str, str]], max_items: int, where: str = "") -> Query:
     """A GET request's parameters (or one query of a bulk `groups=` POST) → Query."""
     grouped = group_parameters(pairs, DATA_PARAMETERS, where, max_items)
-    selection = parse_selection(grouped, where, max_items)
-    query = parse_output(grouped, (selection,), where, max_items)
-    if not (selection.regions or selection.genes or selection.ids or selection.filters or query.sids
-            or query.sample_filters
+    selections = parse_selections(grouped, where, max_items)
+    selection = selections[0]
+    query = parse_output(grouped, selections, where, max_items)
+    placed = any(selection.regions or selection.genes for selection in selections)
+    if not (placed or selection.ids or selection.filters or query.sids or query.sample_filters
             or query.sample_groups):
         raise QueryError(where + "regions", "give regions=chrN:start-end, or ids=, rfilter=, sids= or sfilter= "
                                             "(queries with no region read every shard)")
     if query.return_format and (query.count_only or query.format == "json"):
         raise QueryError(where + "return_format", "BED and browser links are TSV rows: drop fields=rc and format=json")
-    if query.return_format and not (selection.regions or selection.genes) and (
+    if query.return_format and not placed and (
             not selection.ids or (query.return_format == 2 and query.coordinate is None)):
         raise QueryError(where + "return_format", "give regions=, or ids= with coordinate_string=chr:start-end")
     return query
@@ -219,16 +219,43 @@ def group_parameters(pairs: Iterable[tuple[str, str]], allowed: Sequence[str], w
     return grouped
 
 
-def parse_selection(grouped: Mapping[str, list[str]], where: str, max_items: int) -> Selection:
+def parse_selections(grouped: Mapping[str, list[str]], where: str, max_items: int) -> tuple[Selection, ...]:
+    """The request's rows as one selection, or two when a versioned GENCODE gene id is among its regions.
+
+    Such an id (`ENSG00000171094.15`, `ENSMUSG…`, found anywhere in the
+    item) forces exact=1 for itself and every later item, as in Snaptron
+    (SNAPTRON-WIRE.md §4): the items from it on are a second selection, with
+    exact=1, OR-ed with the first. A gene id, like a symbol, is among `genes`
+    until the API resolves it (names.py).
+    """
+    items = listed_items(grouped, "regions", where, max_items)
+    exact_from = next((index for index, item in enumerate(items) if is_gene_id(item)), len(items))
+    selection = _selection(grouped, items[:exact_from], where, max_items)
+    if exact_from == len(items):
+        return (selection,)
+    exact = _selection(grouped, items[exact_from:], where, max_items)
+    exact = dataclasses.replace(exact, exact=True)
+    return (selection, exact) if selection.regions or selection.genes else (exact,)
+
+
+def is_gene_id(item: str) -> bool:
+    """Whether a `regions` item is a versioned GENCODE gene id, by Snaptron's rule (the pattern anywhere in it)."""
+    return _REGION.fullmatch(item) is None and _GENE_ID.search(item) is not None
+
+
+def region_items(items: Iterable[str], where: str) -> tuple[list[Region], list[str]]:
+    """`regions` items → (intervals, gene names and ids upper-cased), each kind in request order."""
     regions, genes = [], []
-    for item in listed_items(grouped, "regions", where, max_items):
+    for item in items:
         if _REGION.fullmatch(item) is None and GENE_SYMBOL.fullmatch(item):
-            if _GENE_ID.search(item):
-                raise QueryError(where + "regions", f"{shown(item)}: GENCODE gene ids are not served; give the "
-                                                    "gene's symbol or chrN:start-end")
             genes.append(item.upper())
         else:
             regions.append(_region(item, where + "regions"))
+    return regions, genes
+
+
+def _selection(grouped: Mapping[str, list[str]], region_texts: list[str], where: str, max_items: int) -> Selection:
+    regions, genes = region_items(region_texts, where)
     filters, ids = [], [checked_number(item, _ID, where + "ids", "a snaptron_id")
                         for item in listed_items(grouped, "ids", where, max_items) + listed_items(grouped, "id", where, max_items)]
     for value in grouped.get("rfilter", ()):
@@ -267,11 +294,7 @@ def parse_output(grouped: Mapping[str, list[str]], selections: tuple[Selection, 
             count_only = True
         else:
             fields = tuple(_field(name, names, where) for name in names)
-    limit = _last(grouped, "limit")
-    if limit is not None:
-        if not re.fullmatch(r"\d{1,9}", limit) or int(limit) < 1:
-            raise QueryError(where + "limit", f"{shown(limit)} is not a whole number of rows from 1 to 999,999,999")
-        limit = int(limit)
+    limit = parse_limit(grouped, where)
     for name in ("label", "group"):
         value = _last(grouped, name)
         if value is not None and not _LABEL.fullmatch(value):
@@ -289,6 +312,14 @@ def parse_output(grouped: Mapping[str, list[str]], selections: tuple[Selection, 
                  score_by=score_by,
                  coordinate=_region(coordinate, where + "coordinate_string") if coordinate is not None else None,
                  group=_last(grouped, "group"))
+
+
+def parse_limit(grouped: Mapping[str, list[str]], where: str) -> int | None:
+    """`limit=N`: a whole number of rows from 1, or None when not given."""
+    limit = _last(grouped, "limit")
+    if limit is not None and (not re.fullmatch(r"\d{1,9}", limit) or int(limit) < 1):
+        raise QueryError(where + "limit", f"{shown(limit)} is not a whole number of rows from 1 to 999,999,999")
+    return int(limit) if limit is not None else None
 
 
 def sample_ids(grouped: Mapping[str, list[str]], where: str, max_items: int, name: str = "ids") -> tuple[int, ...]:

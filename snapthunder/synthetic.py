@@ -8,8 +8,9 @@ columns): a bgzip-compressed, tabix-indexed, 17-column junction file, a
 small genes table, `refseq_transcripts_by_hgvs.tsv`, whose genes lie where
 the junctions are (synthetic_genes.py), for gene names in `regions=`, with
 those genes' and their exons' coverage rows (`genes.bgz`, `exons.bgz`, for
-/genes and /exons). This module writes the junctions; synthetic_samples.py
-the two samples tables.
+/genes and /exons), and the same genes as GENCODE-like versioned ids and as
+all_transcripts.gtf.bgz for /annotations (synthetic_annotations.py). This
+module writes the junctions; synthetic_samples.py the two samples tables.
 
 Two properties make the stand-in useful rather than merely well-formed:
 
@@ -38,8 +39,10 @@ import numpy
 import pysam
 from tqdm import tqdm
 
-from snapthunder.layout import EXON_ROWS_FILE, GENE_ROWS_FILE, GENES_FILE, GROUPS_FILE, JUNCTIONS_FILE, SAMPLES_FILE
+from snapthunder.layout import (ANNOTATIONS_FILE, EXON_ROWS_FILE, GENE_ROWS_FILE, GENES_FILE, GROUPS_FILE,
+                                JUNCTIONS_FILE, SAMPLES_FILE)
 from snapthunder.plan import GRCH38_LENGTHS
+from snapthunder.synthetic_annotations import write_annotation_files
 from snapthunder.synthetic_genes import coverage_lines, transcripts, write_genes_table
 from snapthunder.synthetic_samples import write_sample_groups, write_samples_table
 
@@ -141,6 +144,8 @@ class GeneratedCompilation:
     genes_path: Path
     row_count: int
     rows_per_chromosome: dict[str, int]
+    gencode_path: Path
+    annotations_path: Path
 
 
 class Segment(NamedTuple):
@@ -472,7 +477,7 @@ def generate(
     rail_id_offset: int = RAIL_ID_OFFSET,
     source_dataset_id: int = SOURCE_DATASET_ID,
 ) -> GeneratedCompilation:
-    """Write junctions.bgz(.tbi), samples.tsv, samples.groups.tsv, the genes table and genes/exons.bgz into out_dir.
+    """Write junctions.bgz(.tbi), samples.tsv, samples.groups.tsv, the gene tables and genes/exons.bgz into out_dir.
 
     The samples are rail_ids `rail_id_offset` … `rail_id_offset + samples - 1`
     and every junction carries `source_dataset_id`: what sets two generated
@@ -513,8 +518,10 @@ def generate(
     for name, lines in zip((GENE_ROWS_FILE, EXON_ROWS_FILE), coverage_lines(table, genes_random, samples,
                                                                                        rail_id_offset, source_dataset_id)):
         write_compressed(out_dir / name, lines)
+    gencode_path, annotations_path = write_annotation_files(out_dir, table)
     return GeneratedCompilation(
-        junctions_path, index_path, samples_path, genes_path, sum(rows_per_chromosome.values()), rows_per_chromosome
+        junctions_path, index_path, samples_path, genes_path, sum(rows_per_chromosome.values()), rows_per_chromosome,
+        gencode_path, annotations_path
     )
 
 
@@ -526,7 +533,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out", required=True, type=Path,
-        help=f"directory to write junctions.bgz(.tbi), samples.tsv, samples.groups.tsv and {GENES_FILE} into"
+        help=f"directory to write junctions.bgz(.tbi), samples.tsv, samples.groups.tsv, {GENES_FILE}, {GENE_ROWS_FILE}, "
+             f"{EXON_ROWS_FILE}, "
+             f"a GENCODE-like GFF3 and {ANNOTATIONS_FILE} into"
     )
     parser.add_argument(
         "--scale", type=float, default=1.0, help="multiplies every junction density (default 1: ~1.5 M rows)"

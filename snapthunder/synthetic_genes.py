@@ -96,6 +96,11 @@ GENE_SAMPLE_FRACTIONS = (0.05, 0.5)      # of the compilation's samples covering
 EXON_SAMPLE_FRACTIONS = (0.5, 1.0)       # of its gene's samples covering an exon
 
 
+def gene_id(index: int) -> str:
+    """The versioned GENCODE-like id of the index-th gene (1-based, in table order: SYNG<n> is gene n)."""
+    return f"ENSG{index:011d}.1"
+
+
 def genes(table: Sequence[Transcript]) -> list[Gene]:
     """The table's genes, one per symbol and locus (transcripts that overlap), in table order."""
     found: list[Gene] = []
@@ -109,7 +114,7 @@ def genes(table: Sequence[Transcript]) -> list[Gene]:
                                           end=max(previous.end, transcript.end),
                                           exons=tuple(sorted(set(previous.exons) | set(exons))))
         else:
-            found.append(Gene(f"ENSG{len(found) + 1:011d}.1", transcript.symbol, transcript.chromosome,
+            found.append(Gene(gene_id(len(found) + 1), transcript.symbol, transcript.chromosome,
                               transcript.strand, transcript.start + 1, transcript.end, exons))
     return found
 

@@ -65,7 +65,8 @@ def empty_shards(local_environment: Endpoints) -> Endpoints:
         with psycopg2.connect(**shard.connect_arguments(), options=search_path_option(local_environment.compilation)) \
                 as connection, connection.cursor() as cursor:
             cursor.execute("TRUNCATE intron, chromosome_stats, load_history, sample, sample_field, sample_group, "
-                           "gene_transcript, gene, gene_chromosome_stats, exon, exon_chromosome_stats")
+                           "gene_transcript, gene, gene_chromosome_stats, exon, exon_chromosome_stats, gencode_gene, "
+                           "annotation_transcript")
             cursor.execute("DELETE FROM shard_metadata WHERE key <> 'schema_version'")
         connection.close()
     return local_environment

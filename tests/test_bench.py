@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import cli, genes, scale, service
+from bench import cli, genes, names, scale, service
 from bench.api_client import ApiClient, ApiError
 from bench.genes import GenesRow
 from bench.load import FRACTIONS, LOADER, RAW_COPY, RAW_COPY_QUERYABLE, SHARD_COUNTS, LoadRow
+from bench.names import NamesRow
 from bench.paper import PaperRow
 from bench.peers import SnapthunderApi
 from bench.queries import SHAPES, WINDOW_ENDS, PaperQuery
@@ -67,13 +68,13 @@ def read_csv(path: Path, row_type: type) -> list[dict[str, str]]:
 
 def test_a_run_leaves_its_description_tables_plots_and_report(quick_run):
     directory = quick_run.directory
-    for name in ("run.json", "paper.csv", "paper.png", "service.csv", "load.csv", "load.png", "report.md"):
+    for name in ("run.json", "paper.csv", "paper.png", "service.csv", "load.csv", "load.png", "names.csv", "report.md"):
         assert (directory / name).stat().st_size > 0, name
     description = json.loads((directory / "run.json").read_text())
     assert description["commit"] and description["machine"]["cores"] >= 1
     assert description["versions"]["postgresql"].startswith("15")
     report = (directory / "report.md").read_text()
-    for heading in ("## Goals", "## Paper", "## Service", "## Load", "](paper.png)", "](load.png)"):
+    for heading in ("## Goals", "## Paper", "## Service", "## Load", "## Names", "](paper.png)", "](load.png)"):
         assert heading in report
     service_rows = read_csv(directory / "service.csv", ServiceRow)
     if quick_run.with_api:
@@ -143,6 +144,21 @@ def test_the_load_workload_measures_every_contender_on_every_input_size(quick_ru
     whole = {int(row["rows"]) for row in rows if float(row["fraction"]) == 1.0}
     quarter = {int(row["rows"]) for row in rows if float(row["fraction"]) == 0.25}
     assert whole.pop() == pytest.approx(4 * quarter.pop(), abs=4)
+
+
+def test_the_names_workload_times_every_sfilter_and_each_gene_four_ways_with_equal_answers(quick_run):
+    rows = read_csv(quick_run.directory / "names.csv", NamesRow)
+    clauses = [row["query"] for row in rows if row["measure"] == "sfilter"]
+    assert len(clauses) == len(names.SFILTERS) and clauses[0] == names.SFILTERS[0] and "{" not in "".join(clauses)
+    assert all(int(row["rows"]) > 0 and int(row["samples"]) == names.QUICK_SAMPLE_TOTAL for row in rows
+               if row["measure"] == "sfilter")
+    genes = [row for row in rows if row["measure"] == "gene"]
+    assert len(genes) == 4 * names.GENES
+    by_gene = [genes[index:index + 4] for index in range(0, len(genes), 4)]
+    assert all(name["rows"] == coordinates["rows"] and gene_id["rows"] == span["rows"]
+               for name, coordinates, gene_id, span in by_gene)
+    report = (quick_run.directory / "report.md").read_text()
+    assert "gene name within 1.1× of its coordinates" in report
 
 
 @pytest.mark.parametrize("arguments", [

@@ -89,7 +89,7 @@ def test_a_gene_in_bed_form_gives_one_track_per_locus_and_in_legacy_json_its_row
 @pytest.mark.parametrize("regions, message", [
     ("GENEC", "regions: unknown gene 'GENEC'; did you mean GENEB, GENEA?"),
     ("chr1:1-5,NOPE", "regions: unknown gene 'NOPE'"),
-    ("ENSG00000171094.15", "regions: 'ENSG00000171094.15': GENCODE gene ids are not served"),
+    ("ENSG00000171094.15", "regions: gene id 'ENSG00000171094.15': no GENCODE genes are loaded"),
 ])
 def test_an_unknown_gene_is_a_400_naming_it_and_the_nearest_symbols(http, regions, message):
     answer = http.get(f"/{COMPILATION}/snaptron?regions={regions}")

@@ -395,7 +395,12 @@ def test_a_compilation_directory_loads_whole_twice_alike_and_lists_what_it_skips
     write_gzip(compilation / "genes.bgz", [coverage_line(1, "chr2", 500, 9000, [(0, 50)]),
                                           coverage_line(0, "chr1", 100, 5000, [(1, 7), (0, 3)])])
     write_gzip(compilation / "exons.bgz", [coverage_line(0, "chr1", 100, 300, [(0, 2)], exon_count="")])
-    for name in ("all_transcripts.gtf.bgz", "junctions.gz.tbi", "notes.txt"):
+    (compilation / "gencode.v26.annotation.gff3").write_text(
+        "##gff-version 3\nchrX\tHAVANA\tgene\t2691133\t2741309\t.\t+\t.\tID=ENSG00000002586.19;"
+        "gene_id=ENSG00000002586.19;gene_name=CD99\n")
+    write_gzip(compilation / "all_transcripts.gtf.bgz",
+               ['chr2\tGC\ttranscript\t100\t900\t.\t+\t.\ttranscript_id "T1";exons "100-200,800-900";'])
+    for name in ("other.gtf.bgz", "junctions.gz.tbi", "notes.txt"):
         (compilation / name).write_text("")
     arguments = [str(compilation), "--outputs", str(_outputs(empty_shards)), "--quiet"]
     contents = []
@@ -403,11 +408,11 @@ def test_a_compilation_directory_loads_whole_twice_alike_and_lists_what_it_skips
         assert main(arguments) == 0
         output = capsys.readouterr()
         assert output.err.splitlines() == [
-            f"skipped {compilation}/all_transcripts.gtf.bgz: annotation GTF (GENCODE gene ids in regions=) is not "
-            "served yet",
             f"skipped {compilation}/junctions.gz.tbi: a tabix index: the shards index the junctions themselves",
-            f"skipped {compilation}/notes.txt: not a Snaptron file this loader knows"]
+            f"skipped {compilation}/notes.txt: not a Snaptron file this loader knows",
+            f"skipped {compilation}/other.gtf.bgz: not a Snaptron file this loader knows"]
         assert "loaded 2 samples" in output.out and "loaded 1 gene transcripts" in output.out
+        assert "loaded 1 GENCODE genes" in output.out and "loaded 1 transcripts" in output.out
         assert f"loaded 2 rows from {compilation}/genes.bgz" in output.out
         assert f"loaded 1 rows from {compilation}/exons.bgz" in output.out
         contents.append(query_all_shards(empty_shards, "SELECT (SELECT count(*) FROM intron), "
@@ -415,13 +420,18 @@ def test_a_compilation_directory_loads_whole_twice_alike_and_lists_what_it_skips
                                                        "(SELECT array_agg(name) FROM sample_group), "
                                                        "(SELECT array_agg(symbol) FROM gene_transcript), "
                                                        "(SELECT array_agg(snaptron_id ORDER BY snaptron_id) FROM gene), "
-                                                       "(SELECT array_agg(snaptron_id) FROM exon)"))
+                                                       "(SELECT array_agg(snaptron_id) FROM exon), "
+                                                       "(SELECT array_agg(gene_id) FROM gencode_gene), "
+                                                       "(SELECT count(*) FROM annotation_transcript)"))
     assert contents[0] == contents[1]
     assert [rows[0][1:4] for rows in contents[0].values()] == [([0, 1], ["Brain"], ["CD99"])] * len(empty_shards.shards)
     plan = empty_shards.plan()
-    assert {name: rows[0][4:] for name, rows in contents[0].items() if rows[0][4] or rows[0][5]} == (
+    assert {name: rows[0][4:6] for name, rows in contents[0].items() if rows[0][4] or rows[0][5]} == (
         {plan.shard_for("chr1"): ([0], [0]), plan.shard_for("chr2"): ([1], None)}
         if plan.shard_for("chr1") != plan.shard_for("chr2") else {plan.shard_for("chr1"): ([0, 1], [0])})
+    assert all(rows[0][6] == ["ENSG00000002586.19"] for rows in contents[0].values())
+    assert {name: rows[0][7] for name, rows in contents[0].items()} == {
+        name: int(name == plan.shard_for("chr2")) for name in empty_shards.shards}
     assert rows_by_chromosome(empty_shards) == {"chr1": 5, "chr2": 5}
 
 

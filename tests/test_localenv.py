@@ -27,8 +27,8 @@ def test_each_shard_runs_the_images_sql_with_both_roles(local_environment: Endpo
                               "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2")
     compilation = local_environment.compilation   # its own schema; public holds no table, only shared functions
     assert all(rows == [(compilation, name) for name in (
-                   "chromosome_stats", "exon", "exon_chromosome_stats", "gene", "gene_chromosome_stats",
-                   "gene_transcript", "intron", "load_history", "sample", "sample_field", "sample_group",
+                   "annotation_transcript", "chromosome_stats", "exon", "exon_chromosome_stats", "gencode_gene",
+                   "gene", "gene_chromosome_stats", "gene_transcript", "intron", "load_history", "sample", "sample_field", "sample_group",
                    "shard_metadata")]
                for rows in tables.values())
     version = query_all_shards(local_environment, "SELECT value FROM shard_metadata WHERE key = 'schema_version'")

@@ -121,13 +121,23 @@ def test_every_filter_field_and_operator(text, expected):
     assert parse(f"rfilter={text}").selections[0].filters == (expected,)
 
 
+def test_a_gencode_gene_id_makes_itself_and_every_later_item_exact():
+    selections = parse("regions=chr1:1-5,ensg00000171094.15,SYNG1,chr2:5-9&contains=1").selections
+    assert [(selection.regions, selection.genes, selection.contains, selection.exact) for selection in selections] == [
+        ((Region("chr1", 1, 5),), (), True, False),
+        ((Region("chr2", 5, 9),), ("ENSG00000171094.15", "SYNG1"), True, True)]
+    only, = parse("regions=ENSMUSG00000000001.4&rfilter=strand:+").selections
+    assert only.genes == ("ENSMUSG00000000001.4",) and only.exact and len(only.filters) == 1
+    unversioned, = parse("regions=ENSG00000171094,chr1:1-5").selections   # not an id: a symbol, no exact
+    assert unversioned.genes == ("ENSG00000171094",) and not unversioned.exact
+
+
 def test_filters_are_and_ed_from_commas_and_repeats():
     filters = parse("rfilter=samples_count>:5,strand:-&rfilter=length<100").selections[0].filters
     assert [rule.field for rule in filters] == ["samples_count", "strand", "length"]
 
 
 @pytest.mark.parametrize("text, parameter, problem", [
-    ("regions=ENSG00000171094.15", "regions", "GENCODE gene ids are not served"),
     ("regions=chr1:1-5000;DRD4", "regions", "is not chrN:start-end"),
     ("regions=chr1:1,000,000-1,100,000", "regions", "commas separate regions"),
     ("regions=chr1:20-10", "regions", "start is after end"),

@@ -8,10 +8,14 @@ import numpy
 import pysam
 import pytest
 
+from loaders.directory import read_directory
+from loaders.gencode import GencodeFile
 from loaders.genes import GenesFile
+from loaders.transcripts import TranscriptsFile
 from snapthunder import junctions, synthetic, synthetic_genes, synthetic_samples
 from snapthunder.gene_loci import loci
 from snapthunder.layout import EXON_ROWS_FILE, GENE_ROWS_FILE
+from snapthunder.plan import plan_shards
 
 SMALL_SCALE = 0.02
 TINY_SCALE = 0.005
@@ -196,10 +200,37 @@ def test_few_samples_still_give_distinct_valid_sample_ids(tmp_path):
         assert all(0 <= sid < 50 for sid in sids)
 
 
+def test_the_annotation_files_load_and_describe_the_genes_tables_genes(small_compilation, tmp_path):
+    compilation, _ = small_compilation
+    directory = read_directory(compilation.junctions_path.parent)
+    assert (directory.gencode, directory.annotations) == (compilation.gencode_path, compilation.annotations_path)
+    assert not any(path.name.endswith((".gff3.gz", ".gtf.bgz")) for path, _ in directory.skipped)
+    gencode = GencodeFile(str(compilation.gencode_path))           # checked and spooled as the loader does
+    transcripts = TranscriptsFile(str(compilation.annotations_path), plan_shards(2))
+    assert gencode.genes == synthetic_genes.GENE_COUNT + 3           # the multi-locus symbol: one gene per locus
+    refflat = [line.split("\t") for line in compilation.genes_path.read_text().splitlines()]
+    with gzip.open(compilation.gencode_path, "rt") as handle:
+        genes = [line.split("\t") for line in handle if "\tgene\t" in line]
+    spans = {re.search("gene_name=([^;]+)", row[8]).group(1): [] for row in genes}
+    for row in genes:
+        spans[re.search("gene_name=([^;]+)", row[8]).group(1)].append((row[0], int(row[3]), int(row[4])))
+    for row in refflat:             # every RefSeq transcript lies in a gene of its symbol
+        assert any(chromosome == row[2] and start <= int(row[4]) + 1 and int(row[5]) <= end
+                   for chromosome, start, end in spans[row[0]]), row
+    with gzip.open(compilation.annotations_path, "rt") as handle:
+        rows = [line.split("\t") for line in handle]
+    assert transcripts.transcripts == len(rows) and rows == sorted(rows, key=lambda row: (row[0], int(row[3])))
+    assert all(any(chromosome == row[0] and start <= int(row[3]) and int(row[4]) <= end
+                   for gene_spans in spans.values() for chromosome, start, end in gene_spans) for row in rows)
+    gencode.close()
+    transcripts.close()
+
+
 def test_command_line_writes_the_files(tmp_path):
     assert synthetic.main(["--out", str(tmp_path), "--scale", "0.002", "--seed", "3", "--quiet"]) == 0
     assert sorted(path.name for path in tmp_path.iterdir()) == [
-        "exons.bgz", "exons.bgz.tbi", "genes.bgz", "genes.bgz.tbi", "junctions.bgz", "junctions.bgz.tbi",
+        "all_transcripts.gtf.bgz", "exons.bgz", "exons.bgz.tbi", "gencode.vS1.annotation.gff3.gz", "genes.bgz",
+        "genes.bgz.tbi", "junctions.bgz", "junctions.bgz.tbi",
         "refseq_transcripts_by_hgvs.tsv", "samples.groups.tsv", "samples.tsv"]
 
 

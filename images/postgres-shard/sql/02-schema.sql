@@ -94,6 +94,38 @@ CREATE TABLE gene_transcript (
 );
 CREATE INDEX gene_transcript_symbol ON gene_transcript (symbol, line);
 
+-- The compilation's GENCODE genes (a GFF3 or GTF beside the junctions), for
+-- versioned gene ids in `regions=` (ENSG00000171094.15 → its span, exact=1):
+-- each `gene` feature keyed by its versioned gene_id, upper-cased, 1-based.
+-- Every shard holds them all, like the RefSeq transcripts (loaders/gencode.py).
+CREATE TABLE gencode_gene (
+    gene_id    text    PRIMARY KEY,
+    chromosome text    NOT NULL,
+    start      integer NOT NULL,
+    "end"      integer NOT NULL
+);
+
+-- The compilation's all_transcripts.gtf.bgz, what /annotations answers: each
+-- shard holds the transcripts of its chromosomes (the shard plan routes
+-- them), the GTF line's nine columns as written (rows print back byte for
+-- byte), its line number (the file's order: interval regions answer in it),
+-- and its rank for gene regions, (#exons + 100000 if it has a CDS span)
+-- (loaders/transcripts.py, snapthunder/annotation_query.py).
+CREATE TABLE annotation_transcript (
+    chromosome text    NOT NULL,
+    source     text    NOT NULL,
+    feature    text    NOT NULL,
+    start      integer NOT NULL,
+    "end"      integer NOT NULL,
+    score      text    NOT NULL,
+    strand     text    NOT NULL,
+    frame      text    NOT NULL,
+    attributes text    NOT NULL,
+    line       integer NOT NULL,
+    rank       integer NOT NULL
+);
+CREATE INDEX annotation_transcript_region ON annotation_transcript (chromosome, start, "end");
+
 -- samples.tsv's columns in header order with Snaptron's type letter (t text,
 -- i integer, f float): what GET /snaptron/registry lists for the compilation.
 CREATE TABLE sample_field (

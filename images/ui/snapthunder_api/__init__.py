@@ -7,7 +7,7 @@ settings.py: defaults, then `SNAPTHUNDER_*` environment variables, then
 config). Nothing connects here: see shards.Deployment.
 
 Blueprints: snaptron (GET /<compilation>/snaptron), bulk (POST of the same),
-samples (/<compilation>/samples), registry (/snaptron/registry), health
+samples (/<compilation>/samples), gene_annotations (/<compilation>/annotations), registry (/snaptron/registry), health
 (/healthz, /readyz), page (GET /, its /static/ files and /docs/API.md).
 Every error, from any of them, leaves through `error_response` (errors.py).
 Paths are taken with repeated slashes collapsed (`//snaptron/registry`,
@@ -50,8 +50,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[EXTENSION] = Deployment(values)
     _configure_logging()
 
-    from snapthunder_api import bulk, health, page, registry, samples, snaptron
-    for module in (snaptron, bulk, samples, registry, health, page):
+    from snapthunder_api import bulk, gene_annotations, health, page, registry, samples, snaptron
+    for module in (snaptron, bulk, samples, gene_annotations, registry, health, page):
         app.register_blueprint(module.blueprint)
     app.wsgi_app = _CollapseSlashes(app.wsgi_app)
 

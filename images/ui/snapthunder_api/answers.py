@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from typing import Callable, Iterator
+from typing import Callable, Generator, Iterator
 
 from flask import Response, current_app, g, request
 
@@ -120,15 +120,34 @@ def in_order(deployment: Served, parts: list[Part], header: bytes, log: RequestL
                     yield marker_line(error).encode()
                     return
                 continue
-            feed = RowFeed(streams, part.query.limit, deployment.settings, log, index)
-            yield from feed
-            ending = feed.ending()
-            if ending:
-                yield ending
+            if (yield from _part_rows(streams, index, part.query.limit, deployment, log)):
                 return
         log.outcome = "complete"
 
     return _streamed(body(), wire.TSV_CONTENT_TYPE, streams.close)
+
+
+def parts_in_order(deployment: Served, streams: Streams, preambles: list[bytes], log: RequestLog) -> Response:
+    """Part after part (keys `(index, …)`): its preamble, then its rows; an early ending is the answer's last line."""
+    def body() -> Iterator[bytes]:
+        for index, preamble in enumerate(preambles):
+            yield preamble
+            if (yield from _part_rows(streams, index, None, deployment, log)):
+                return
+        log.outcome = "complete"
+
+    return _streamed(body(), wire.TSV_CONTENT_TYPE, streams.close)
+
+
+def _part_rows(streams: Streams, index: int, limit: int | None, deployment: Served,
+               log: RequestLog) -> Generator[bytes, None, bool]:
+    """One part's rows and, if it ended early (a cap, a failure), its marker line; returns whether it did."""
+    feed = RowFeed(streams, limit, deployment.settings, log, index)
+    yield from feed
+    ending = feed.ending()
+    if ending:
+        yield ending
+    return bool(ending)
 
 
 def text_answer(body: str, log: RequestLog) -> Response:

@@ -1,6 +1,7 @@
 """Names in a request, resolved through what the shards hold before any row is read.
 
-Gene names in `regions=` (`CD99`) become their loci (gene_loci.py), and
+Gene names in `regions=` (`CD99`, `ENSG00000171094.15`) become their loci
+(gene_loci.py), and
 samples named by what they are (`sfilter=`) or by group (`sids=Brain`)
 become rail_ids.
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 
 from snapthunder import gene_loci, sample_search, statements
-from snapthunder.query import Query, Region
+from snapthunder.query import Query, Region, is_gene_id
 
 from snapthunder_api.shards import Served
 
@@ -68,20 +69,46 @@ def _group_ids(deployment: Served, names: tuple[str, ...]) -> tuple[int, ...]:
 
 def _with_loci(deployment: Served, queries: list[Query]) -> list[Query]:
     """Each selection's gene names replaced by their loci; a 400 naming the first unknown gene."""
-    symbols = list(dict.fromkeys(gene for query in queries for selection in query.selections
-                                 for gene in selection.genes))
-    if not symbols:
+    names = list(dict.fromkeys(gene for query in queries for selection in query.selections
+                               for gene in selection.genes))
+    if not names:
         return queries
-    statement, parameters = gene_loci.transcripts_statement(symbols)
-    transcripts: dict[str, list[tuple[str, int, int]]] = {}
-    for symbol, chromosome, start, end in deployment.first_answer(statement, parameters=parameters):
-        transcripts.setdefault(symbol, []).append((chromosome, start, end))
-    for symbol in symbols:
-        if symbol not in transcripts:
-            known = [name for (name,) in deployment.first_answer(gene_loci.SYMBOLS)]
-            raise gene_loci.unknown_gene(symbol, known)
-    loci: dict[str, list[Region]] = {symbol: gene_loci.loci(rows) for symbol, rows in transcripts.items()}
+    loci = loci_of(deployment, names)
     return [dataclasses.replace(query, selections=tuple(
                 dataclasses.replace(selection, regions=selection.regions + tuple(
                     region for gene in selection.genes for region in loci[gene]), genes=())
                 for selection in query.selections)) for query in queries]
+
+
+def loci_of(deployment: Served, names: list[str]) -> dict[str, list[Region]]:
+    """Gene names (upper-cased symbols and versioned GENCODE ids) → their loci; a 400 naming the first unknown.
+
+    A symbol's loci are its RefSeq transcripts merged (gene_loci.loci); a
+    gene id's, its GENCODE gene's span. One statement for each kind.
+    """
+    gene_ids = [name for name in names if is_gene_id(name)]
+    symbols = [name for name in names if not is_gene_id(name)]
+    loci: dict[str, list[Region]] = {}
+    if gene_ids:
+        statement, parameters = gene_loci.gene_ids_statement(gene_ids)
+        for gene_id, chromosome, start, end in deployment.first_answer(statement, parameters=parameters):
+            loci[gene_id] = [Region(chromosome, start, end)]
+    if symbols:
+        statement, parameters = gene_loci.transcripts_statement(symbols)
+        transcripts: dict[str, list[tuple[str, int, int]]] = {}
+        for symbol, chromosome, start, end in deployment.first_answer(statement, parameters=parameters):
+            transcripts.setdefault(symbol, []).append((chromosome, start, end))
+        loci.update((symbol, gene_loci.loci(rows)) for symbol, rows in transcripts.items())
+    for name in names:
+        if name not in loci:
+            raise _unknown(deployment, name)
+    return loci
+
+
+def _unknown(deployment: Served, name: str):
+    """The 400 for a gene name nothing loaded has: near ids for what looks like an id, near symbols otherwise."""
+    if gene_loci.looks_like_gene_id(name):
+        statement, parameters = gene_loci.near_ids_statement(name)
+        near = [gene_id for (gene_id,) in deployment.first_answer(statement, parameters=parameters)]
+        return gene_loci.unknown_gene_id(name, near, bool(near or deployment.first_answer(gene_loci.ANY_GENE_ID)))
+    return gene_loci.unknown_gene(name, [symbol for (symbol,) in deployment.first_answer(gene_loci.SYMBOLS)])
