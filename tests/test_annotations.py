@@ -70,9 +70,10 @@ def annotated(api_environment, api_dataset, tmp_path_factory):
     symbols = {symbol: loci(rows) for symbol, rows in by_symbol.items()}
     with httpx.Client(base_url=api_environment.api_url, timeout=60) as client:
         yield Annotated(client, directory, outputs, scratch, transcripts, genes, symbols)
-    for shard in api_environment.shards.values():   # other modules expect no gene names or annotations
+    for shard in api_environment.shards.values():   # other modules expect no gene names, annotations, gene rows
         with psycopg2.connect(**in_compilation(api_environment, shard)) as connection, connection.cursor() as cursor:
-            cursor.execute("TRUNCATE gene_transcript, gencode_gene, annotation_transcript")
+            cursor.execute("TRUNCATE gene_transcript, gencode_gene, annotation_transcript, "
+                           "gene, gene_chromosome_stats, exon, exon_chromosome_stats")
         connection.close()
 
 
