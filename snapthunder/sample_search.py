@@ -98,7 +98,10 @@ def search_statement(request: SamplesRequest, fields: dict[str, SampleField],
     sfilter that matches nothing answers an empty body, as Snaptron does.
     The score is PostgreSQL's ts_rank of the text clauses (1.0 for numeric
     clauses alone), not Lucene's TF-IDF: it orders the same way in spirit,
-    with other numbers.
+    with other numbers. Each distinct score is printed once (`shown`,
+    materialised: inlined, PostgreSQL re-ran the printing per row): the
+    25,437 samples of `smts:brain` share one score, and printing it per row
+    was 370 of the statement's 470 ms (now 100 ms; 316,000 samples, one shard).
     """
     parameters = Parameters()
     condition = _conditions(request.filters, fields, parameters, "sfilter")
@@ -108,10 +111,12 @@ def search_statement(request: SamplesRequest, fields: dict[str, SampleField],
              if texts else sql.SQL("1.0"))
     statement = sql.SQL(
         "WITH matched AS (SELECT sample.rail_id, sample.line, round(({})::numeric, 6)::double precision AS score "
-        "FROM sample WHERE {}) "
+        "FROM sample WHERE {}), "
+        "shown AS MATERIALIZED (SELECT score, python_float_text(score) AS text FROM (SELECT DISTINCT score "
+        "FROM matched) AS scores) "
         "SELECT line FROM (SELECT 0 AS part, 0::double precision AS score, 0 AS rail_id, "
         "{} || E'\\t' || {} || E'\\t' || {} AS line WHERE {} AND EXISTS (SELECT FROM matched) UNION ALL "
-        "SELECT 1, score, rail_id, {} || E'\\t' || python_float_text(score) || E'\\t' || line FROM matched"
+        "SELECT 1, score, rail_id, {} || E'\\t' || shown.text || E'\\t' || line FROM matched JOIN shown USING (score)"
         ") AS lines ORDER BY part, score DESC, rail_id").format(
         score, condition, parameters.add("DataSource:Type"), parameters.add(SCORE_COLUMN), SAMPLES_HEADER_VALUE,
         parameters.add(request.header), parameters.add(data_source))

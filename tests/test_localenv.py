@@ -289,7 +289,9 @@ def test_the_shards_python_float_text_prints_as_python_2_str_does(local_environm
     """Projected statistics are printed by SQL (python_float_text); they must match Python's %.12g rule."""
     values = sorted({total / count for total in (1, 2, 3, 7, 10, 19, 100, 6359, 123456, 10**12, 10**15, 2**62)
                      for count in (1, 2, 3, 4, 6, 7, 9, 12)} | {0.0, 0.5, 1e11 + 0.5, 999999999999.0, 999999999999.5}
-                    | {total / count for total, count in zip(range(1, 10**9, 2_000_003), range(1, 60_000, 127))})
+                    | {total / count for total, count in zip(range(1, 10**9, 2_000_003), range(1, 60_000, 127))}
+                    | {0.00027094326751203, 7.912458768834452e-06, 3.737942888494944e-09, 1e-05, 0.0001, 1e16}
+                    | {float("inf"), float("-inf")})
     rows = query_all_shards(local_environment, "SELECT python_float_text(value) FROM unnest(%s::float8[]) AS value",
                             (values,))["shard-0"]
     assert [text for (text,) in rows] == [wire.python_float_text(value) for value in values]
