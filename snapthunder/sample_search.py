@@ -40,6 +40,7 @@ CONFIGURATION = "simple"
 # The column /samples?sfilter= puts before each line, under Snaptron's own name for it.
 SCORE_COLUMN = "Lucene TF-IDF Score"
 TEXT_TYPES = ("t", "n")
+NUMERIC_TYPES = ("i", "f")   # compared as numbers (numbers[column]), each such column under a btree (loaders/samples.py)
 NEAR_NAMES = 3
 _INTEGER = re.compile(r"[-+]?\d{1,15}")
 _DECIMAL = re.compile(r"[-+]?(?:\d{1,30}(?:\.\d{0,30})?|\.\d{1,30})(?:[eE][-+]?\d{1,2})?")

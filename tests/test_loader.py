@@ -20,6 +20,8 @@ import pytest
 from loaders.cli import main
 from loaders.pipeline import load_junctions
 from loaders.shard_writer import ShardLoadError
+from snapthunder import query as query_language
+from snapthunder import sample_search, statements
 from snapthunder.plan import CHROMOSOMES
 from snapthunder.postgres_server import free_port
 from tests.conftest import (CHROMOSOME_SAMPLE, DATA, coverage_line, in_compilation, junction_lines, query_all_shards,
@@ -307,6 +309,34 @@ def test_shipped_field_types_beside_samples_tsv_win_and_a_bad_types_line_is_name
     types.write_text("rail_id\ti\nauc\tinteger\n")
     assert main(arguments) == 1
     assert f"{types}:2: expected <field><TAB><one of t i f n>" in capsys.readouterr().err
+
+
+def test_each_numeric_sample_column_gets_a_btree_that_sfilter_uses_and_the_next_load_replaces(empty_shards, tmp_path):
+    samples = tmp_path / "samples.tsv"
+    samples.write_text("rail_id\tauc\tsmrin\tnotes\n0\t12\t7.5\tNA\n1\t13\t8\tNA\n")
+    arguments = [str(write_gzip(tmp_path / "j.gz", junction_lines(["chr1"], 2))), "--outputs",
+                 str(_outputs(empty_shards)), "--samples", str(samples), "--quiet",
+                 "--rejects", str(tmp_path / "rejects.tsv")]
+    indexes = ("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'sample' "
+               "AND indexname LIKE %s ORDER BY 1", ("sample\\_number\\_%",))
+    assert main(arguments) == 0
+    assert all(rows == [("sample_number_1",), ("sample_number_2",), ("sample_number_3",)]
+               for rows in query_all_shards(empty_shards, *indexes).values())
+    fields = sample_search.sample_fields(query_all_shards(empty_shards, statements.REGISTRY_FIELDS)["shard-0"])
+    request = query_language.parse_samples(query_language.split_query_string("sfilter=smrin>:7.8"), 100)
+    statement, parameters = sample_search.search_statement(request, fields, "GTEx")
+    shard = next(iter(empty_shards.shards.values()))
+    with psycopg2.connect(**in_compilation(empty_shards, shard, empty_shards.reader)) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_seqscan = off")    # two samples: only whether the index can serve
+            cursor.execute(b"EXPLAIN " + cursor.mogrify(statement, parameters))
+            plan = "\n".join(line for (line,) in cursor.fetchall())
+    connection.close()
+    assert "sample_number_3" in plan, plan
+    (tmp_path / "lucene_indexed_numeric_types.tsv").write_text("rail_id\ti\nauc\tt\nsmrin\tf\nnotes\tt\n")
+    assert main(arguments) == 0                           # auc is text now: its btree goes
+    assert all(rows == [("sample_number_1",), ("sample_number_3",)]
+               for rows in query_all_shards(empty_shards, *indexes).values())
 
 
 def test_sample_groups_beside_samples_tsv_load_with_them_bad_lines_named_and_go_with_the_next_samples(

@@ -72,6 +72,31 @@ CREATE TABLE sample (
 CREATE INDEX sample_words ON sample USING gin (words);
 REVOKE EXECUTE ON FUNCTION sample_numbers(text) FROM PUBLIC;
 
+-- One btree per numeric column of samples.tsv, `sample_number_<column>` on
+-- numbers[column], made by each samples load for the columns it types `i` or
+-- `f` (the previous load's go first: the columns may differ). What lets a
+-- numeric sfilter clause skip the scan of every sample's `numbers`: over
+-- 316,000 generated samples, `smrin>:9.5` 79 -> 6.7 ms and `smrin>:9.98`
+-- 75 -> 1.2 ms, for 0.3 s of build and 7 MB per column.
+CREATE FUNCTION index_sample_numbers(columns integer[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    previous name;
+    numeric_column integer;
+BEGIN
+    FOR previous IN SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()
+                    AND tablename = 'sample' AND indexname LIKE 'sample\_number\_%' LOOP
+        EXECUTE format('DROP INDEX %I', previous);
+    END LOOP;
+    FOREACH numeric_column IN ARRAY columns LOOP
+        EXECUTE format('CREATE INDEX %I ON sample ((numbers[%s]))', 'sample_number_' || numeric_column,
+                       numeric_column);
+    END LOOP;
+    ANALYZE sample;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION index_sample_numbers(integer[]) FROM PUBLIC;
+
 -- The compilation's samples.groups.tsv, Snaptron's named sets of samples (a
 -- study, a tissue): `sids=Brain,Liver` projects on the union of their rail_ids.
 -- Loaded with the samples (the file beside samples.tsv), replaced with them.
