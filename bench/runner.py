@@ -50,7 +50,8 @@ def run(settings: Settings, endpoints: Endpoints, progress: bool) -> tuple[Path,
         if progress:
             print(f"loading {compilation.junctions_path} into the target's shards...", file=sys.stderr)
         load_junctions(str(compilation.junctions_path), endpoints, rejects_path=directory / "load.rejects.tsv",
-                       progress=progress, coverage=compilation.coverage_files())
+                       progress=progress, coverage=compilation.coverage_files(),
+                       compilation=endpoints.configured(endpoints.first_compilation))
     report.describe_target(description, endpoints, compilation)
     scratch = Path(tempfile.mkdtemp(prefix="snapthunder-bench-"))
     scratch.chmod(0o755)  # the load workload's servers keep their data here, as the postgres OS user
@@ -66,7 +67,7 @@ def run(settings: Settings, endpoints: Endpoints, progress: bool) -> tuple[Path,
         if "load" in settings.workloads:
             results.load = load.run(compilation, scratch, settings.runs, progress)
         if "genes" in settings.workloads:
-            results.genes = genes.run(endpoints.api_url, endpoints.compilation, compilation, settings.runs, progress)
+            results.genes = genes.run(endpoints.api_url, endpoints.first_compilation, compilation, settings.runs, progress)
         if "names" in settings.workloads:
             results.names = names.run(compilation, scratch, settings.runs, progress, settings.names_samples)
     finally:

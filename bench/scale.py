@@ -114,7 +114,7 @@ def run(endpoints: Endpoints, sizes: list[str], runs: int, gene_queries: int, pr
 
 
 def _measure(endpoints: Endpoints, size: str, junctions: int, runs: int, gene_queries: int) -> list[ScaleRow]:
-    client = ApiClient(endpoints.api_url, endpoints.compilation)
+    client = ApiClient(endpoints.api_url, endpoints.first_compilation)
     try:
         rows = [_gene_row(client, size, junctions, GENE_QUERIES, gene_regions(gene_queries, dense_only=True)),
                 _gene_row(client, size, junctions, GENE_QUERIES_ANYWHERE, gene_regions(gene_queries))]
