@@ -170,9 +170,13 @@ def _drop(compilation: Compilation, endpoints: Endpoints, yes: bool) -> int:
         if answer.strip() != compilation.name:
             print(f"not dropped: {answer.strip()!r} is not {compilation.name!r}", file=sys.stderr)
             return 1
-    for line in drop(endpoints, compilation):
+    recovered, held = drop(endpoints, compilation)
+    for line in recovered:
         print(line)
-    print(f"dropped compilation {compilation.name} from {len(endpoints.shards)} shards")
+    if held:
+        print(f"dropped compilation {compilation.name} from {len(held)} shards")
+    else:
+        print(f"nothing to drop: no shard holds compilation {compilation.name}")
     return 0
 
 

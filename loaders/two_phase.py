@@ -140,18 +140,23 @@ class Load:
             self._lock = None
 
 
-def drop(endpoints: Endpoints, compilation: Compilation) -> list[str]:
-    """Remove `compilation` (its schema, every table in it) from every shard, on all or none; what was recovered.
+def drop(endpoints: Endpoints, compilation: Compilation) -> tuple[list[str], list[str]]:
+    """Remove `compilation` (its schema, every table in it) from every shard, on all or none.
 
-    Its readers wait behind the drop's locks as behind a load's; no other
-    compilation's table is touched.
+    Returns (what was recovered, the shards that held it). Its readers wait
+    behind the drop's locks as behind a load's; no other compilation's table
+    is touched.
     """
+    held = []
     with Load(endpoints, compilation, DROP) as removal:
-        for participant in removal.participants.values():
+        for name, participant in removal.participants.items():
             with participant.connection.cursor() as cursor:
+                cursor.execute("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = %s)", (compilation.name,))
+                if cursor.fetchone()[0]:
+                    held.append(name)
                 cursor.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(compilation.name)))
         removal.commit()
-        return removal.recovered
+        return removal.recovered, held
 
 
 def take_load_lock(endpoints: Endpoints, compilation: str) -> psycopg2.extensions.connection:

@@ -198,6 +198,8 @@ def test_a_compilation_loaded_without_being_configured_is_served_and_dropped_alo
     assert {row[0] for row in rows(http, "srav2")} == {"SRAv2:I"}
     assert load(["--drop", "srav2", "--yes", "--outputs", str(outputs)]) == 0
     assert capsys.readouterr().out.endswith("dropped compilation srav2 from 2 shards\n")
+    assert load(["--drop", "srav2", "--yes", "--outputs", str(outputs)]) == 0     # again: nothing left to drop
+    assert capsys.readouterr().out.endswith("nothing to drop: no shard holds compilation srav2\n")
     wait_for_registry(http, {"gtex", "tcga"})
     response = http.get("/srav2/snaptron", params={"regions": "chr1:1-100000"})
     assert response.status_code == 404   # "no longer there", from a worker that listed it a moment ago
