@@ -23,10 +23,10 @@ from psycopg2 import sql
 from loaders.shard_writer import ShardLoadError, describe_error
 from loaders.source import Source
 from loaders.two_phase import Participant
+from snapthunder.query import MAX_COORDINATE
 
 COLUMNS = 9
 _COORDINATE = re.compile(rb"[1-9]\d{0,9}")
-_MAX_COORDINATE = 2**31 - 1
 SPOOL_BYTES = 8 << 20        # spooled rows stay in memory up to this, then go to a temporary file
 
 
@@ -125,8 +125,8 @@ def _problem(cells: list[bytes]) -> str | None:
         return f"column 1 (sequence) is {shown(cells[0])}, expected a chromosome name"
     for column in (4, 5):
         cell = cells[column - 1]
-        if not _COORDINATE.fullmatch(cell) or int(cell) > _MAX_COORDINATE:
-            return f"column {column} is {shown(cell, 20)}, expected a 1-based coordinate up to {_MAX_COORDINATE:,}"
+        if not _COORDINATE.fullmatch(cell) or int(cell) > MAX_COORDINATE:
+            return f"column {column} is {shown(cell, 20)}, expected a 1-based coordinate up to {MAX_COORDINATE:,}"
     if int(cells[3]) > int(cells[4]):
         return f"start {int(cells[3]):,} is after end {int(cells[4]):,}"
     if cells[6] not in (b"+", b"-", b".", b"?"):

@@ -30,11 +30,10 @@ from loaders.shard_writer import ShardLoadError, describe_error
 from loaders.source import Source
 from loaders.two_phase import Participant
 from snapthunder.gene_loci import GENE_CHROMOSOME
-from snapthunder.query import GENE_SYMBOL
+from snapthunder.query import GENE_SYMBOL, MAX_COORDINATE
 
 COLUMNS = 6          # refFlat has 11; Snaptron reads the first 6
 _COORDINATE = re.compile(rb"\d{1,10}")
-_MAX_COORDINATE = 2**31 - 1
 
 
 class GenesFile:
@@ -84,7 +83,7 @@ def _problem(cells: list[bytes]) -> str | None:
     if not GENE_SYMBOL.fullmatch(cells[0].decode("utf-8", "replace")):
         return f"gene symbol {cells[0][:40].decode('utf-8', 'replace')!r} is not letters, digits and . _ - @"
     for column, cell in ((5, cells[4]), (6, cells[5])):
-        if not _COORDINATE.fullmatch(cell) or int(cell) > _MAX_COORDINATE:
+        if not _COORDINATE.fullmatch(cell) or int(cell) > MAX_COORDINATE:
             return f"column {column} is {cell[:20].decode('utf-8', 'replace')!r}, expected a coordinate"
     if int(cells[4]) >= int(cells[5]):
         return f"txStart {int(cells[4]):,} is not before txEnd {int(cells[5]):,}"

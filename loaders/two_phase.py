@@ -151,8 +151,7 @@ def drop(endpoints: Endpoints, compilation: Compilation) -> tuple[list[str], lis
     with Load(endpoints, compilation, DROP) as removal:
         for name, participant in removal.participants.items():
             with participant.connection.cursor() as cursor:
-                cursor.execute("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = %s)", (compilation.name,))
-                if cursor.fetchone()[0]:
+                if _has_schema(cursor, compilation.name):
                     held.append(name)
                 cursor.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(compilation.name)))
         removal.commit()
@@ -225,8 +224,7 @@ def _recover_holding_lock(endpoints: Endpoints, compilation: str) -> list[str]:
         for name, shard in endpoints.shards.items():
             connections[name] = connection = _connect(shard, compilation)
             with connection.cursor() as cursor:
-                cursor.execute("SELECT to_regnamespace(%s) IS NOT NULL", (compilation,))
-                (has_schema[name],) = cursor.fetchone()
+                has_schema[name] = _has_schema(cursor, compilation)
                 last_load[name] = None
                 if has_schema[name]:
                     cursor.execute("SELECT value FROM shard_metadata WHERE key = 'last_load_id'")
@@ -302,8 +300,7 @@ def _create_schema_if_new(participant: Participant, compilation: str) -> None:
     search_path, so each of its objects is made there; checked before it runs.
     """
     with participant.connection.cursor() as cursor:
-        cursor.execute("SELECT to_regnamespace(%s) IS NOT NULL", (compilation,))
-        if cursor.fetchone()[0]:
+        if _has_schema(cursor, compilation):
             return
         cursor.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(compilation)))
         cursor.execute("SELECT current_schema()")
@@ -312,6 +309,12 @@ def _create_schema_if_new(participant: Participant, compilation: str) -> None:
             raise ShardLoadError(f"{participant.shard.describe()}: the new schema {compilation} is not first on "
                                  f"search_path (it is {current}); nothing changed")
         cursor.execute(shard_image.compilation_schema_sql())
+
+
+def _has_schema(cursor, compilation: str) -> bool:
+    """Whether the shard has `compilation`'s schema (it is made by the compilation's first load)."""
+    cursor.execute("SELECT to_regnamespace(%s) IS NOT NULL", (compilation,))
+    return cursor.fetchone()[0]
 
 
 def _stop_if_asked(phase: str, count: int) -> None:

@@ -43,6 +43,7 @@ SELECTION_PARAMETERS = ("regions", "ids", "id", "rfilter", "contains", "either",
 SAMPLES_PARAMETERS = ("ids", "id", "sfilter", "fields", "header", "all", "check_for_update", "regions", "rfilter",
                       "format")
 LIST_PARAMETERS = ("regions", "ids", "id", "sids", "rfilter", "sfilter")
+# The largest coordinate: the shards store coordinates as `integer`; the loaders refuse larger ones too.
 MAX_COORDINATE = 2**31 - 1
 
 _REGION = re.compile(r"([A-Za-z0-9_.\-]{1,255}):(\d{1,10})-(\d{1,10})")
