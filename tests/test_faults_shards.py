@@ -176,3 +176,24 @@ def test_a_frozen_shard_never_connected_to_is_a_503_after_the_connect_timeout(ap
         response = fault_client.get(f"/{COMPILATION}/snaptron?regions=chr1:1000-50000")
         assert time.monotonic() - started < BOUND_SECONDS
     assert response.status_code == 503 and response.text.startswith(f"#ERROR 503 {shard.describe()} is unavailable")
+
+
+def test_a_small_read_from_a_frozen_shard_ends_at_the_request_deadline(api_environment):
+    """Sample fields and the compilations served come from the first shard that answers: a frozen one is
+    waited on until the request's 1 s deadline (here the 2 s connect timeout, the least wait of a small read),
+    not for its 37.5 s silence bound (the default 30 s statement timeout)."""
+    app = create_app({"endpoints": str(api_environment.extra["outputs"]), "request_seconds": 1.0,
+                      "connect_timeout_seconds": 2})
+    client = app.test_client()
+    text = f"/{COMPILATION}/samples?sfilter=smts:brain"
+    try:
+        assert client.get(text).status_code == 200      # pooled connections now
+        with frozen(api_environment, sorted(api_environment.shards)[0]):
+            started = time.monotonic()
+            response = client.get(text)
+            assert time.monotonic() - started < 4
+        assert response.status_code == 504
+        assert response.text.startswith("#ERROR 504 this request ran past its 1 s bound (request_seconds)")
+        assert client.get(text).status_code == 200
+    finally:
+        app.extensions["snapthunder"].close()

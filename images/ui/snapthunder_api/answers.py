@@ -53,7 +53,7 @@ class Part:
 
 def serving(compilation: str) -> Served:
     """This worker's deployment as `compilation` sees it; a 404 listing the compilations it serves otherwise."""
-    return current_app.extensions["snapthunder"].serving(compilation)
+    return current_app.extensions["snapthunder"].serving(compilation, g.deadline)
 
 
 def request_parameters(deployment: Served, path_ids: str | None = None) -> list[tuple[str, str]]:

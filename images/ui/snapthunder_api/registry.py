@@ -11,7 +11,7 @@ the loader gave them.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, g
 
 from snapthunder import statements, wire
 
@@ -22,6 +22,6 @@ blueprint = Blueprint("registry", __name__)
 @blueprint.get("/snaptron/registry/<path:ignored>")
 def registry(ignored: str | None = None):
     deployment = current_app.extensions["snapthunder"]
-    compilations = {name: deployment.first_answer(statements.REGISTRY_FIELDS, compilation=name)
-                    for name in deployment.loaded()}
+    compilations = {name: deployment.first_answer(statements.REGISTRY_FIELDS, compilation=name, deadline=g.deadline)
+                    for name in deployment.loaded(g.deadline)}
     return Response(wire.registry_body(compilations), content_type=wire.JSON_CONTENT_TYPE)

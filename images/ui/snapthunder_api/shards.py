@@ -43,6 +43,7 @@ from snapthunder import endpoints as endpoints_module
 from snapthunder.compilations import Compilation, search_path_option
 from snapthunder.endpoints import Endpoints, EndpointsError, Shard
 
+from snapthunder_api.deadline import Deadline
 from snapthunder_api.errors import ApiError, ShardUnavailable, shard_failure
 from snapthunder_api.settings import SILENCE_FACTOR
 from snapthunder_api.watchdog import Watch, Watchdog
@@ -111,7 +112,7 @@ class ShardPool:
 
     def watch(self, connection: psycopg2.extensions.connection, seconds: float | None = None) -> Watch:
         """Sever `connection` if this shard is silent for `seconds` (default: past its statement timeout)."""
-        return self.watchdog.watch(connection, seconds or self.silence_seconds)
+        return self.watchdog.watch(connection, self.silence_seconds if seconds is None else seconds)
 
     def failure(self, connection: psycopg2.extensions.connection, watch: Watch,
                 error: BaseException) -> tuple[ApiError, bool]:
@@ -187,7 +188,7 @@ class Deployment:
                                              self._watchdog, compilation)
             return self._pools[key]
 
-    def served(self, fresh: bool = False) -> dict[str, Compilation]:
+    def served(self, fresh: bool = False, deadline: Deadline | None = None) -> dict[str, Compilation]:
         """Name → compilation, for every compilation the shards hold, in name order (a 503 if no shard answers).
 
         Read again when older than SERVED_SECONDS, or when `fresh`.
@@ -198,31 +199,32 @@ class Deployment:
                 return self._served[1]
         endpoints = self.endpoints()
         found = {}
-        for name, data_source, _ in self.first_answer(COMPILATIONS_STATEMENT):
+        for name, data_source, _ in self.first_answer(COMPILATIONS_STATEMENT, deadline=deadline):
             configured = endpoints.configured(name)
             found[name] = Compilation(name, data_source or configured.data_source, configured.genome)
         with self._lock:
             self._served = (now, found)
         return found
 
-    def loaded(self) -> list[str]:
+    def loaded(self, deadline: Deadline | None = None) -> list[str]:
         """The compilations a load has committed to, in name order: what the registry lists."""
-        return [name for name, _, loaded in self.first_answer(COMPILATIONS_STATEMENT) if loaded]
+        return [name for name, _, loaded in self.first_answer(COMPILATIONS_STATEMENT, deadline=deadline) if loaded]
 
-    def serving(self, name: str) -> "Served":
+    def serving(self, name: str, deadline: Deadline | None = None) -> "Served":
         """The deployment as compilation `name` sees it; a 404 listing the compilations served otherwise.
 
         A name not known yet is looked up again at once: a compilation is
         served from the moment its first load commits. (One dropped since the
         last look is a 404 too: its statements find no table, errors.shard_failure.)
+        Its small reads end at the request's `deadline`.
         """
-        served = self.served()
+        served = self.served(deadline=deadline)
         if name not in served:
-            served = self.served(fresh=True)
+            served = self.served(fresh=True, deadline=deadline)
         if name not in served:
             raise ApiError(404, f"no compilation {name!r} here; this server has "
                                 f"{', '.join(served) or 'none loaded yet (load one with python -m loaders)'}")
-        return Served(self, served[name])
+        return Served(self, served[name], deadline)
 
     def executor(self) -> ThreadPoolExecutor:
         """The threads that read the shards, kept between requests: at most one per shard per request thread."""
@@ -234,20 +236,28 @@ class Deployment:
             return self._executor
 
     def first_answer(self, statement, non_empty: bool = False, parameters: dict | None = None,
-                     compilation: str | None = None) -> list[tuple]:
+                     compilation: str | None = None, deadline: Deadline | None = None) -> list[tuple]:
         """The rows of a small read from the first shard that answers (with `non_empty`, that has rows).
 
         For what every shard holds alike (samples, their fields, the
-        compilations) or what any one of them may record. A 503 when no shard answers.
+        compilations) or what any one of them may record. A 503 when no
+        shard answers; within a request, the 504 of its `deadline` once that
+        has passed: a frozen shard is waited on until then (or for the
+        connect timeout, the health check's bound for a tiny read, if that
+        is later), not for its whole silence bound before the next shard is asked.
         """
         failure: ApiError | None = None
         rows: list[tuple] = []
         for name in sorted(self.endpoints().shards):
+            pool = self.pool(name, compilation)
             try:
-                with self.pool(name, compilation).reading() as connection, connection.cursor() as cursor:
+                with pool.reading(self._small_read_seconds(pool, deadline)) as connection, \
+                        connection.cursor() as cursor:
                     cursor.execute(statement, parameters)
                     rows = cursor.fetchall()
             except ApiError as error:
+                if deadline is not None and deadline.passed():
+                    raise deadline.error() from None
                 failure = error
                 continue
             if rows or not non_empty:
@@ -256,6 +266,11 @@ class Deployment:
         if failure is not None and not rows:
             raise failure
         return rows
+
+    def _small_read_seconds(self, pool: ShardPool, deadline: Deadline | None) -> float | None:
+        if deadline is None:
+            return None
+        return min(pool.silence_seconds, max(deadline.remaining(), self.settings["connect_timeout_seconds"]))
 
     def readiness(self) -> list[dict[str, Any]]:
         """Each shard's status, checked in parallel: reachable, rows and chromosomes loaded (all compilations), latency.
@@ -304,10 +319,11 @@ class Served:
     reads whose sessions see only this compilation's tables.
     """
 
-    def __init__(self, deployment: Deployment, compilation: Compilation) -> None:
+    def __init__(self, deployment: Deployment, compilation: Compilation, deadline: Deadline | None = None) -> None:
         self.deployment = deployment
         self.compilation = compilation
         self.settings = deployment.settings
+        self.deadline = deadline
 
     def endpoints(self) -> Endpoints:
         return self.deployment.endpoints()
@@ -319,7 +335,7 @@ class Served:
         return self.deployment.pool(shard_name, self.compilation.name)
 
     def first_answer(self, statement, non_empty: bool = False, parameters: dict | None = None) -> list[tuple]:
-        return self.deployment.first_answer(statement, non_empty, parameters, self.compilation.name)
+        return self.deployment.first_answer(statement, non_empty, parameters, self.compilation.name, self.deadline)
 
 
 def ready_statement(compilations: list[str]) -> sql.Composable:
