@@ -10,7 +10,9 @@ header (shard_metadata `samples_header`), each column's type (`sample_field`,
 what the registry lists: sample_fields.py) with a btree for each numeric one (sfilter's `smrin>:8`), the load's time as the Python 2
 float text that `/samples?check_for_update=1` prints (`samples_loaded_at`)
 and the compilation's name; and the sample groups of samples.groups.tsv
-beside it, if there is one (sample_groups.py).
+beside it, if there is one (sample_groups.py). A line that holds byte 0x1E or
+0x1F is rejected: the API sends the lines unescaped between those two
+(statements.copy_lines_statement).
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ from loaders.source import Source
 from loaders.two_phase import Participant
 from snapthunder import wire
 from snapthunder.sample_search import NUMERIC_TYPES
+from snapthunder.statements import LINE_SEPARATORS
 
 # Numeric columns given a btree each (02-schema.sql, index_sample_numbers), in header order: about 22 bytes
 # per sample each (7 MB at 316,000 samples); clauses on columns past these scan every sample's numbers.
 MAX_INDEXED_NUMBERS = 64
 _RAIL_ID = re.compile(rb"\d{1,9}")
+# The API sends sample lines as CSV delimited and quoted by these two bytes, so that nothing needs escaping.
+SEPARATOR_REFUSAL = "the line holds a 0x1E or 0x1F control character (the API reserves them to send lines unescaped)"
 
 
 class SamplesFile:
@@ -50,6 +55,8 @@ class SamplesFile:
         self.rows: int | None = None
         with Source(path) as source:
             self.header = source.lines.readline().rstrip(b"\r\n")
+        if any(separator in self.header for separator in LINE_SEPARATORS):
+            raise ShardLoadError(f"{path}: line 1 (the header): {SEPARATOR_REFUSAL}")
         if not self.header.startswith(b"rail_id\t"):
             raise ShardLoadError(f"{path}: line 1 must be the header, starting with rail_id<TAB>; "
                                  f"got {self.header[:40].decode('utf-8', 'replace')!r}")
@@ -109,6 +116,8 @@ def _sample_rows(path: str, columns: int, rejects: RejectsFile | None,
                 reason = f"column 1 (rail_id) is {cells[0][:20].decode('utf-8', 'replace')!r}, expected an integer"
             elif len(cells) != columns:
                 reason = f"{len(cells)} columns, the header has {columns}"
+            elif any(separator in line for separator in LINE_SEPARATORS):
+                reason = SEPARATOR_REFUSAL
             if reason:
                 if rejects is not None:
                     rejects.add(number, f"samples: {reason}", raw)

@@ -20,6 +20,7 @@ import pytest
 from loaders.cli import main
 from loaders.pipeline import load_junctions
 from loaders.shard_writer import ShardLoadError
+from snapthunder_api import create_app
 from snapthunder import query as query_language
 from snapthunder import sample_search, statements
 from snapthunder.plan import CHROMOSOMES
@@ -201,6 +202,35 @@ def test_samples_tsv_is_loaded_into_every_shard_and_bad_lines_rejected(empty_sha
     assert abs(float(loaded_at["shard-0"][0][0]) - time.time()) < 60
     rejected = (tmp_path / "samples.tsv.rejects.tsv").read_text().splitlines()[1:]
     assert [row.split("\t")[0] for row in rejected] == ["4", "5"]
+
+
+def test_sample_lines_are_served_byte_for_byte_and_a_line_with_a_reserved_byte_is_rejected(empty_shards, tmp_path,
+                                                                                           monkeypatch):
+    """The API sends sample lines unescaped (CSV between 0x1F and 0x1E): backslashes, quotes and tabs come back
+    as written; a line holding either byte is rejected naming its line, a header holding one fails the load."""
+    monkeypatch.chdir(tmp_path)
+    good = ["rail_id\tsample_id\tsmts", '0\tGTEX-1\tLung "upper" \\N', "1\tGTEX-2\tBrain\\tCortex, \\\\x"]
+    samples = tmp_path / "samples.tsv"
+    samples.write_bytes("\n".join([*good[:2], "2\tGTEX-3\tLiver\x1fright", good[2], "3\tGTEX-4\t\x1eSkin"]).encode()
+                        + b"\n")
+    junctions = write_gzip(tmp_path / "j.gz", junction_lines(["chr1"], 3))
+    outputs = str(_outputs(empty_shards))
+    assert main([str(junctions), "--outputs", outputs, "--samples", str(samples), "--quiet"]) == 0
+    rejected = (tmp_path / "samples.tsv.rejects.tsv").read_text().split("\n")[1:-1]   # \x1e ends a str line
+    reason = "samples: the line holds a 0x1E or 0x1F control character (the API reserves them to send lines unescaped)"
+    assert [row.split("\t")[:2] for row in rejected] == [["3", reason], ["5", reason]]
+    app = create_app({"endpoints": outputs})
+    try:
+        client = app.test_client()
+        assert client.get(f"/{empty_shards.compilation}/samples?all=1").get_data(as_text=True) == "\n".join(good) + "\n"
+        by_ids = client.get(f"/{empty_shards.compilation}/samples?ids=1,0").get_data(as_text=True).splitlines()
+        assert by_ids[1:] == [f"GTEx:S\t{line}" for line in good[1:]]
+        found = client.get(f"/{empty_shards.compilation}/samples?sfilter=smts:brain").get_data(as_text=True)
+        assert found.splitlines()[1].endswith("\t" + good[2])
+    finally:
+        app.extensions["snapthunder"].close()
+    samples.write_bytes(b"rail_id\tsample_id\x1f\n0\tGTEX-1\n")
+    assert main([str(junctions), "--outputs", outputs, "--samples", str(samples), "--quiet"]) == 1
 
 
 def test_plain_text_from_stdin_is_loaded(empty_shards, tmp_path):

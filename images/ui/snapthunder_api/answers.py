@@ -274,12 +274,14 @@ class RowFeed:
     The caps count the whole answer (the request log's rows and bytes), so a
     many-part answer is bounded like a single one. A feed of a whole answer
     (`part` None) frees the shard connections as soon as it ends; a part's
-    feed leaves them to the parts after it.
+    feed leaves them to the parts after it. `escaped` False: the rows came
+    with nothing to undo (statements.copy_lines_statement).
     """
 
     def __init__(self, streams: Streams, limit: int | None, settings, log: RequestLog,
-                 part: int | None = None) -> None:
+                 part: int | None = None, escaped: bool = True) -> None:
         self.streams = streams
+        self.escaped = escaped
         self.part = part
         self.row_cap = settings["row_cap"]
         self.byte_cap = settings["byte_cap"]
@@ -305,7 +307,7 @@ class RowFeed:
                 log.rows += chunk.count(b"\n")
                 log.bytes += len(chunk)
                 if chunk:
-                    yield decoder.decode(chunk)
+                    yield decoder.decode(chunk) if self.escaped else chunk
                 if self.truncation is not None or (log.rows >= self.stop_rows and not self.capped_by_rows):
                     break
             log.outcome = "truncated" if self.truncation else "complete"

@@ -62,7 +62,7 @@ def _lines(deployment: Served, wanted: SamplesRequest):
         select, parameters = statements.samples_statement(wanted, data_source)
 
     def make(cursor):
-        return [("", cursor.mogrify(statements.copy_statement(select), parameters))]
+        return [("", cursor.mogrify(statements.copy_lines_statement(select), parameters))]
 
     failure = None
     for name in sorted(deployment.endpoints().shards):
@@ -72,6 +72,6 @@ def _lines(deployment: Served, wanted: SamplesRequest):
             failure = error
             continue
         g.request_log.shards = [name]
-        feed = answers.RowFeed(streams, None, deployment.settings, g.request_log)
+        feed = answers.RowFeed(streams, None, deployment.settings, g.request_log, escaped=False)
         return answers.streamed_rows(feed, streams)
     raise failure
