@@ -153,7 +153,8 @@ def copy_lines_statement(select: sql.Composable) -> sql.Composed:
     with a delimiter and a quote no line holds (LINE_SEPARATORS), and no
     newline or carriage return in any line, nothing is ever quoted.
     """
-    return sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, DELIMITER E'\\x1f', QUOTE E'\\x1e')").format(select)
+    delimiter, quote = (sql.Literal(separator.decode()) for separator in LINE_SEPARATORS)
+    return sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, DELIMITER {}, QUOTE {})").format(select, delimiter, quote)
 
 
 class Parameters:
