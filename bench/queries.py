@@ -13,7 +13,7 @@ import dataclasses
 
 from psycopg2 import sql
 
-from snapthunder.synthetic import CALIBRATED_CHROMOSOME, FILTER_MINIMUM_SAMPLES, PAPER_CHR1_COUNTS
+from snapthunder.synthetic_positions import CALIBRATED_CHROMOSOME, FILTER_MINIMUM_SAMPLES, PAPER_CHR1_COUNTS
 
 CHROMOSOME = CALIBRATED_CHROMOSOME
 SHAPES = ("simple", "filter", "simplecount", "filtercount")

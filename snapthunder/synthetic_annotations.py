@@ -19,6 +19,7 @@ same junctions:
 from __future__ import annotations
 
 import gzip
+import io
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -36,7 +37,9 @@ def write_annotation_files(out_dir: Path, table: list[Transcript]) -> tuple[Path
     """Write the GENCODE GFF3 and all_transcripts.gtf.bgz for the RefSeq `table` into out_dir; their paths."""
     genes = _genes(table)
     gencode_path = out_dir / GENCODE_FILE
-    with gzip.open(gencode_path, "wt", encoding="ascii", newline="\n") as handle:
+    # mtime 0: gzip's header would otherwise hold the time of writing, and two runs' files would differ.
+    with gzip.GzipFile(gencode_path, "wb", mtime=0) as packed, \
+            io.TextIOWrapper(packed, encoding="ascii", newline="\n") as handle:
         handle.write("##gff-version 3\n#description: snapthunder's generated GENCODE-like genes\n")
         handle.writelines(_gff3_lines(genes))
     annotations_path = out_dir / ANNOTATIONS_FILE

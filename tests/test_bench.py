@@ -30,7 +30,7 @@ from bench.peers import SnapthunderApi
 from bench.queries import SHAPES, WINDOW_ENDS, PaperQuery
 from bench.service import ServiceAnswer, ServiceRow
 from snapthunder import localenv
-from snapthunder.synthetic import expected_chr1_counts
+from snapthunder.synthetic_positions import expected_chr1_counts
 from tests.conftest import scratch_directory
 
 PEERS_WITHOUT_API = {"original_postgres", "original_sqlite", "tabix", "snapthunder_sql", "floor"}

@@ -12,7 +12,7 @@ from loaders.directory import read_directory
 from loaders.gencode import GencodeFile
 from loaders.genes import GenesFile
 from loaders.transcripts import TranscriptsFile
-from snapthunder import junctions, synthetic, synthetic_genes, synthetic_samples
+from snapthunder import junctions, synthetic, synthetic_genes, synthetic_positions, synthetic_samples
 from snapthunder.gene_loci import loci
 from snapthunder.layout import EXON_ROWS_FILE, GENE_ROWS_FILE
 from snapthunder.plan import plan_shards
@@ -20,7 +20,7 @@ from snapthunder.plan import plan_shards
 SMALL_SCALE = 0.02
 TINY_SCALE = 0.005
 DECIMAL_TEXT = re.compile(r"^\d+\.(0|\d{0,2}[1-9])$")
-PAPER_WINDOWS = [point.window_end for point in synthetic.PAPER_CHR1_COUNTS[1:]]
+PAPER_WINDOWS = [point.window_end for point in synthetic_positions.PAPER_CHR1_COUNTS[1:]]
 INTERPOLATED_WINDOWS = [7_500_000, 12_500_000, 17_500_000, 22_500_000]
 
 
@@ -58,7 +58,7 @@ def chr1_counts(summaries, window_end):
         samples_count for chromosome, start, end, samples_count in summaries
         if chromosome == "chr1" and start <= window_end and end <= window_end
     ]
-    return len(window), sum(1 for samples_count in window if samples_count >= synthetic.FILTER_MINIMUM_SAMPLES)
+    return len(window), sum(1 for samples_count in window if samples_count >= synthetic_positions.FILTER_MINIMUM_SAMPLES)
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,11 @@ def test_same_seed_gives_identical_files_and_progress_does_not_change_them(tmp_p
     for name in (GENE_ROWS_FILE, EXON_ROWS_FILE):
         assert decompressed(first.junctions_path.parent / name) == decompressed(second.junctions_path.parent / name)
     assert first.rows_per_chromosome == second.rows_per_chromosome
+    names = sorted(path.name for path in first.junctions_path.parent.iterdir())
+    assert names == sorted(path.name for path in second.junctions_path.parent.iterdir())
+    assert [name for name in names if (first.junctions_path.parent / name).read_bytes()
+            != (second.junctions_path.parent / name).read_bytes()] == []
+    assert first.gencode_path.read_bytes()[4:8] == bytes(4), "gzip's header must not hold the time of writing"
 
 
 def test_different_seed_gives_different_junctions(tmp_path):
@@ -90,7 +95,7 @@ def test_every_row_is_a_consistent_snaptron_junction(small_compilation):
         assert len(row) == 17
         assert junctions.check("\t".join(row).encode()) == row[1].encode()
         start, end, length = int(row[2]), int(row[3]), int(row[4])
-        assert 1 <= start <= end <= synthetic.GRCH38_SEQUENCE_LENGTHS[row[1]]
+        assert 1 <= start <= end <= synthetic_positions.GRCH38_SEQUENCE_LENGTHS[row[1]]
         assert length == end - start + 1
         assert row[5] in {"+", "-", "?"} and row[6] in {"0", "1"}
         entries = parse_samples(row[11])
@@ -117,7 +122,7 @@ def test_every_sequence_has_rows_and_the_reported_counts_match(small_compilation
     for row in rows:
         file_counts[row[1]] = file_counts.get(row[1], 0) + 1
     assert file_counts == compilation.rows_per_chromosome
-    assert set(file_counts) == set(synthetic.GRCH38_SEQUENCE_LENGTHS)
+    assert set(file_counts) == set(synthetic_positions.GRCH38_SEQUENCE_LENGTHS)
 
 
 def test_every_sample_id_is_described_in_samples_tsv(small_compilation):
@@ -169,7 +174,7 @@ def test_small_scale_matches_the_paper_counts_times_scale(small_compilation):
     _, rows = small_compilation
     for window_end in PAPER_WINDOWS + INTERPOLATED_WINDOWS:
         simple, filtered = chr1_counts([summary(row) for row in rows], window_end)
-        expected_simple, expected_filtered = synthetic.expected_chr1_counts(window_end, SMALL_SCALE)
+        expected_simple, expected_filtered = synthetic_positions.expected_chr1_counts(window_end, SMALL_SCALE)
         assert simple == pytest.approx(expected_simple, rel=0.10)
         assert filtered == pytest.approx(expected_filtered, rel=0.10, abs=3)
 
@@ -257,7 +262,7 @@ def test_full_scale_matches_the_paper(tmp_path):
     compilation = synthetic.generate(tmp_path, scale=1.0)
     summaries = read_summaries(compilation.junctions_path)
     assert 1_300_000 <= compilation.row_count == len(summaries) <= 1_800_000
-    for point in synthetic.PAPER_CHR1_COUNTS[1:]:
+    for point in synthetic_positions.PAPER_CHR1_COUNTS[1:]:
         simple, filtered = chr1_counts(summaries, point.window_end)
         assert simple == pytest.approx(point.simple_rows, rel=0.05)
         assert filtered == pytest.approx(point.filter_rows, rel=0.10)
