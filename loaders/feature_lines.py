@@ -34,14 +34,14 @@ class FeatureFileError(ValueError):
     """A line of an annotation file that is not a feature; the message names the file, the line and the fix."""
 
 
-class Feature(NamedTuple):
+class FeatureLine(NamedTuple):
     number: int                 # the file's line number, 1-based
     cells: list[bytes]          # the nine columns, as written
     start: int
     end: int
 
 
-def features(path: str, what: str) -> Iterator[Feature]:
+def features(path: str, what: str) -> Iterator[FeatureLine]:
     """The checked features of `path` in file order (`what` names the file's role in errors)."""
     with Source(path) as source:
         for number, raw in enumerate(source.lines, 1):
@@ -52,7 +52,7 @@ def features(path: str, what: str) -> Iterator[Feature]:
             reason = _problem(cells)
             if reason is not None:
                 raise bad_line(path, number, what, reason)
-            yield Feature(number, cells, int(cells[3]), int(cells[4]))
+            yield FeatureLine(number, cells, int(cells[3]), int(cells[4]))
 
 
 def bad_line(path: str, number: int, what: str, reason: str) -> FeatureFileError:
