@@ -111,6 +111,16 @@ def test_the_same_chromosome_in_two_compilations_answers_each_its_own_rows_and_l
     assert samples[0].split("\t") == ["rail_id", FIELDS["tcga"][0]] and samples[1] == "59761\ttcga-tissue"
 
 
+def test_readyz_counts_each_compilations_rows_and_sequences_on_each_shard(deployment, http):
+    """gtex holds 40 rows and tcga 25 on each of chr1, chr2 and chrX: each shard's readiness says which is whose."""
+    plan = deployment[0].plan()
+    for shard in http.get("/readyz").json()["shards"]:
+        held = [chromosome for chromosome in CHROMOSOMES if plan.shard_for(chromosome) == shard["shard"]]
+        assert shard["compilations"] == {"gtex": {"rows": 40 * len(held), "sequences_loaded": held},
+                                         "tcga": {"rows": 25 * len(held), "sequences_loaded": held}}
+        assert (shard["rows"], shard["sequences_loaded"]) == (65 * len(held), held)
+
+
 def test_the_registry_lists_the_loaded_compilations_each_with_its_own_fields(http):
     found = wait_for_registry(http, {"gtex", "tcga"})
     for name in ("gtex", "tcga"):

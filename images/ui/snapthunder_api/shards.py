@@ -273,7 +273,7 @@ class Deployment:
         return min(pool.silence_seconds, max(deadline.remaining(), self.settings["connect_timeout_seconds"]))
 
     def readiness(self) -> list[dict[str, Any]]:
-        """Each shard's status, checked in parallel: reachable, rows and chromosomes loaded (all compilations), latency.
+        """Each shard's status, checked in parallel: reachable, rows and sequences loaded (in all and per compilation), latency.
 
         With no shard answering, the compilations are the configured ones
         (and every shard's check fails on its own).
@@ -285,7 +285,7 @@ class Deployment:
             names = list(self.endpoints().compilations)
         statement = ready_statement(names)
         with ThreadPoolExecutor(max_workers=len(shards)) as executor:
-            return list(executor.map(lambda shard: self._shard_status(shard, statement), shards))
+            return list(executor.map(lambda shard: self._shard_status(shard, statement, names), shards))
 
     def close(self) -> None:
         with self._lock:
@@ -296,7 +296,7 @@ class Deployment:
                 pool.close()
             self._pools.clear()
 
-    def _shard_status(self, shard: Shard, statement: sql.Composable) -> dict[str, Any]:
+    def _shard_status(self, shard: Shard, statement: sql.Composable, names: list[str]) -> dict[str, Any]:
         status: dict[str, Any] = {"shard": shard.name, "chromosomes": list(shard.chromosomes),
                                   "address": f"{shard.host}:{shard.port}"}
         started = time.monotonic()
@@ -305,11 +305,15 @@ class Deployment:
             with self.pool(shard.name).reading(self.settings["connect_timeout_seconds"]) as connection, \
                     connection.cursor() as cursor:
                 cursor.execute(statement)
-                rows, chromosomes_loaded, sequences = cursor.fetchone()
+                found = {name: (rows, sequences) for name, rows, sequences in cursor.fetchall()}
         except ApiError as error:
             return {**status, "ready": False, "error": error.message}
-        return {**status, "ready": True, "rows": rows, "chromosomes_loaded": chromosomes_loaded,
-                "sequences_loaded": sequences, "milliseconds": round((time.monotonic() - started) * 1000, 1)}
+        held = {name: found.get(name, (0, [])) for name in names}
+        every = sorted({sequence for _, loaded in held.values() for sequence in loaded})
+        return {**status, "ready": True, "rows": sum(rows for rows, _ in held.values()),
+                "chromosomes_loaded": len(every), "sequences_loaded": every,
+                "compilations": {name: {"rows": rows, "sequences_loaded": loaded} for name, (rows, loaded) in held.items()},
+                "milliseconds": round((time.monotonic() - started) * 1000, 1)}
 
 
 class Served:
@@ -339,17 +343,18 @@ class Served:
 
 
 def ready_statement(compilations: list[str]) -> sql.Composable:
-    """Rows, chromosomes and sequence names held by a shard over every compilation.
+    """Each compilation's rows and sequence names on a shard, one row per compilation it holds rows of.
 
     The sequences' names let the page explain an empty answer ("chr99 is not
     in this compilation; it has …").
     """
+    if not compilations:
+        return sql.SQL("SELECT NULL::text, NULL::bigint, NULL::text[] WHERE false")
     held = sql.SQL(" UNION ALL ").join(
-        sql.SQL("SELECT chromosome, row_count FROM {}.chromosome_stats").format(sql.Identifier(name))
-        for name in compilations) if compilations else sql.SQL("SELECT NULL::text, NULL::bigint WHERE false")
-    return sql.SQL("SELECT coalesce(sum(row_count), 0)::bigint, count(DISTINCT chromosome), "
-                   "coalesce(array_agg(DISTINCT chromosome ORDER BY chromosome), '{{}}') "
-                   "FROM ({}) AS held (chromosome, row_count)").format(held)
+        sql.SQL("SELECT {}::text, chromosome, row_count FROM {}.chromosome_stats").format(
+            sql.Literal(name), sql.Identifier(name)) for name in compilations)
+    return sql.SQL("SELECT compilation, sum(row_count)::bigint, array_agg(DISTINCT chromosome ORDER BY chromosome) "
+                   "FROM ({}) AS held (compilation, chromosome, row_count) GROUP BY compilation").format(held)
 
 
 def _dropped(connection: psycopg2.extensions.connection) -> bool:

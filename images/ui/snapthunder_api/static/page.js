@@ -14,8 +14,9 @@ const MODES = ["contains", "exact", "either"];
 const byId = id => document.getElementById(id);
 const state = {junctions: [], sort: "", junction: null, group: ""};
 const sashimi = new Sashimi(byId("sashimi"), byId("hover"), byId("view"), id => selectJunction(id));
+// The sequences this page's compilation has rows on (each shard's, from /readyz).
 const loadedSequences = fetch("/readyz").then(response => response.json())
-  .then(status => status.shards.flatMap(shard => shard.sequences_loaded || []).sort());
+  .then(status => status.shards.flatMap(shard => shard.compilations?.[config.compilation]?.sequences_loaded || []).sort());
 
 function apiQuery() {
   const parts = [];
@@ -241,7 +242,7 @@ async function showShards() {
   const status = await response.json();
   table.replaceChildren();
   const header = table.createTHead().insertRow();
-  ["shard", "chromosomes", "address", "status", "rows"].forEach(name => {
+  ["shard", "chromosomes", "address", "status", "rows of " + config.compilation].forEach(name => {
     const th = document.createElement("th"); th.textContent = name; header.appendChild(th);
   });
   const body = table.createTBody();
@@ -251,7 +252,7 @@ async function showShards() {
     const cell = row.insertCell();
     cell.textContent = shard.ready ? "up" : "down: " + shard.error;
     cell.className = shard.ready ? "up" : "down";
-    row.insertCell().textContent = shard.ready ? shard.rows.toLocaleString() : "";
+    row.insertCell().textContent = shard.ready ? (shard.compilations[config.compilation]?.rows ?? 0).toLocaleString() : "";
   });
 }
 
