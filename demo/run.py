@@ -45,7 +45,8 @@ DEMO_BENCH = ("--workloads", "paper,service,genes", "--windows", "25",
               "--peers", "original_postgres,snapthunder_sql,snapthunder_api", "--service-seconds", "3")
 HEARTBEAT_SECONDS = 10
 # The two compilations: the benchmark's GTEx-like one, and a smaller TCGA-like one with rail_ids from 59761 and
-# source_dataset_id 4, as Snaptron's recount2 tcga (SNAPTRON-WIRE.md §12).
+# source_dataset_id 4, as Snaptron's recount2 tcga (SNAPTRON-WIRE.md §12), half of whose junctions lie where
+# gtex has one (synthetic.generate's shared_with), so that their union merges rows.
 COMPILATIONS = ("gtex", "tcga")
 TCGA_LIKE = {"scale": 0.1, "samples": 1_100, "rail_id_offset": 59_761, "source_dataset_id": 4}
 UNION_REGION = "chr1:1000000-1100000"
@@ -74,12 +75,13 @@ def main(argv: list[str] | None = None) -> int:
                                   "--outputs", str(arguments.outputs), *([] if progress else ["--quiet"])])
         if status:
             return status
-        tcga_directory = directory.parent / "tcga-like"
+        tcga_directory = directory.parent / "tcga-like-shared"
         steps.begin("generating and loading a TCGA-like compilation as `tcga` (150 k junctions, 1,100 samples)",
                     "a second compilation on the same shards, in its own schema, with its own rail_ids "
-                    "(59761 on, as Snaptron's tcga); loading it does not touch gtex")
+                    "(59761 on, as Snaptron's tcga) and half of its junctions where gtex has one; loading it "
+                    "does not touch gtex")
         if bench_compilation.prepare_needed(tcga_directory):
-            synthetic.generate(tcga_directory, progress=progress, **TCGA_LIKE)
+            synthetic.generate(tcga_directory, progress=progress, shared_with=compilation.junctions_path, **TCGA_LIKE)
         status = loader_cli.main([str(tcga_directory), "--compilation", "tcga", "--outputs", str(arguments.outputs),
                                   *([] if progress else ["--quiet"])])
         if status:

@@ -45,7 +45,8 @@ from snapthunder.layout import (ANNOTATIONS_FILE, EXON_ROWS_FILE, GENE_ROWS_FILE
                                 JUNCTIONS_FILE, SAMPLES_FILE)
 from snapthunder.synthetic_annotations import write_annotation_files
 from snapthunder.synthetic_genes import coverage_lines, transcripts, write_genes_table
-from snapthunder.synthetic_positions import GRCH38_SEQUENCE_LENGTHS, chromosome_segments, draw_junction_positions
+from snapthunder.synthetic_positions import (GRCH38_SEQUENCE_LENGTHS, chromosome_segments, draw_junction_positions,
+                                             share_positions)
 from snapthunder.synthetic_rows import coverage_statistics, decimal_texts, draw_annotations, draw_motifs, row_texts
 from snapthunder.synthetic_samples import write_sample_groups, write_samples_table
 
@@ -139,10 +140,18 @@ def junction_lines(
     ends: numpy.ndarray,
     samples_counts: numpy.ndarray,
     tables: GenerationTables,
+    given_motifs: list[tuple | None] | None = None,
 ) -> list[str]:
-    """Format a chunk of positioned junctions as complete 17-column lines."""
+    """Format a chunk of positioned junctions as complete 17-column lines.
+
+    `given_motifs`: per row, the (strand, left_motif, right_motif) it takes
+    from the compilation it shares the junction with, or None to keep its own.
+    """
     rows = starts.size
     strands, left_motifs, right_motifs = draw_motifs(random, rows)
+    for row, motifs in enumerate(given_motifs or ()):
+        if motifs is not None:
+            strands[row], left_motifs[row], right_motifs[row] = motifs
     annotated, left_annotated, right_annotated = draw_annotations(random, rows)
     sample_ids, read_counts, offsets = draw_sample_entries(random, samples_counts, tables)
     samples = row_texts((tables.sample_tokens[sample_ids] + tables.read_count_texts[read_counts]).tolist(), offsets)
@@ -164,12 +173,14 @@ def junction_lines(
 
 def write_junction_table(
     handle: TextIO, random: numpy.random.Generator, scale: float, background_per_mb: float,
-    tables: GenerationTables, progress: bool,
+    tables: GenerationTables, progress: bool, shared_with: Path | None = None,
 ) -> dict[str, int]:
     """Stream every sequence's junctions, in text order of chromosome, to an open text file.
 
     Positions are held per chromosome (numbers only); lines are built and
-    written per chunk so memory stays flat whatever the scale.
+    written per chunk so memory stays flat whatever the scale. With
+    `shared_with` (another compilation's junctions.bgz), part of each
+    chromosome's junctions take its coordinates (share_positions).
     """
     plans = {name: chromosome_segments(name, scale, background_per_mb) for name in sorted(GRCH38_SEQUENCE_LENGTHS)}
     planned_total = sum(segment.rows for segments in plans.values() for segment in segments)
@@ -178,10 +189,17 @@ def write_junction_table(
     with tqdm(total=planned_total, unit="rows", disable=not progress, desc="junctions") as bar:
         for chromosome, segments in plans.items():
             starts, ends, samples_counts = draw_junction_positions(random, segments, tables.sample_total)
+            sources, other_motifs = None, []
+            if shared_with is not None:
+                other_starts, other_ends, other_motifs = _junctions_of(shared_with, chromosome)
+                starts, ends, samples_counts, sources = share_positions(random, starts, ends, samples_counts,
+                                                                        other_starts, other_ends)
             for chunk_start in range(0, starts.size, CHUNK_ROWS):
                 chunk = slice(chunk_start, chunk_start + CHUNK_ROWS)
+                given = None if sources is None else [other_motifs[source] if source >= 0 else None
+                                                      for source in sources[chunk].tolist()]
                 lines = junction_lines(
-                    random, next_id, chromosome, starts[chunk], ends[chunk], samples_counts[chunk], tables
+                    random, next_id, chromosome, starts[chunk], ends[chunk], samples_counts[chunk], tables, given
                 )
                 handle.writelines(lines)
                 next_id += len(lines)
@@ -189,6 +207,15 @@ def write_junction_table(
             rows_per_chromosome[chromosome] = int(starts.size)
             bar.update(sum(segment.rows for segment in segments) - starts.size)
     return rows_per_chromosome
+
+
+def _junctions_of(junctions_path: Path, chromosome: str) -> tuple[numpy.ndarray, numpy.ndarray, list[tuple]]:
+    """A generated compilation's junctions on `chromosome` (through its tabix index): starts, ends and each
+    one's (strand, left_motif, right_motif)."""
+    with pysam.TabixFile(str(junctions_path)) as junctions:
+        cells = [line.split("\t", 9) for line in junctions.fetch(chromosome)] if chromosome in junctions.contigs else []
+    coordinates = numpy.array([row[2:4] for row in cells], dtype=numpy.int64).reshape(-1, 2)
+    return coordinates[:, 0], coordinates[:, 1], [(row[5], row[7], row[8]) for row in cells]
 
 
 def write_compressed(path: Path, lines: list[str]) -> Path:
@@ -230,6 +257,7 @@ def generate(
     progress: bool = False,
     rail_id_offset: int = RAIL_ID_OFFSET,
     source_dataset_id: int = SOURCE_DATASET_ID,
+    shared_with: Path | None = None,
 ) -> GeneratedCompilation:
     """Write junctions.bgz(.tbi), samples.tsv, samples.groups.tsv, the gene tables and genes/exons.bgz into out_dir.
 
@@ -239,8 +267,14 @@ def generate(
 
     Junctions, samples and genes draw from independent streams of one seed, so
     the samples and genes tables do not change with scale or background density.
+    `shared_with`, another generated compilation's junctions.bgz, makes half
+    of each chromosome's junctions take its coordinates, as the compilations
+    of one genome share junctions (the demo unites gtex and a TCGA-like one).
     """
     check_parameters(scale, seed, samples, background_per_mb)
+    if shared_with is not None and not (Path(shared_with).is_file() and Path(f"{shared_with}.tbi").is_file()):
+        raise InvalidParameter(f"shared_with {shared_with}: no junctions.bgz with its .tbi index there "
+                               "(give a generated compilation's junctions.bgz)")
     if rail_id_offset < 0 or source_dataset_id < 0:
         raise InvalidParameter(f"rail_id_offset and source_dataset_id must be >= 0, got {rail_id_offset} "
                                f"and {source_dataset_id}")
@@ -255,7 +289,7 @@ def generate(
         with os.fdopen(descriptor, "w", encoding="ascii", newline="\n", buffering=1 << 20) as handle:
             tables = build_tables(junction_random, samples, rail_id_offset, source_dataset_id)
             rows_per_chromosome = write_junction_table(
-                handle, junction_random, scale, background_per_mb, tables, progress
+                handle, junction_random, scale, background_per_mb, tables, progress, shared_with
             )
         if progress:
             print("compressing (bgzip) and indexing (tabix)...", file=sys.stderr)
@@ -306,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="first rail_id (default 0): give each compilation served together its own range")
     parser.add_argument("--source-dataset-id", type=int, default=SOURCE_DATASET_ID,
                         help=f"the junctions' source_dataset_id column (default {SOURCE_DATASET_ID})")
+    parser.add_argument("--shared-with", type=Path, metavar="JUNCTIONS_BGZ",
+                        help="another generated compilation's junctions.bgz: half of each chromosome's junctions "
+                             "take its coordinates, so that the two share junctions")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (shown by default on a terminal)")
     return parser
 
@@ -323,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             background_per_mb=arguments.background_per_mb,
             progress=not arguments.quiet and sys.stderr.isatty(),
             rail_id_offset=arguments.rail_id_offset, source_dataset_id=arguments.source_dataset_id,
+            shared_with=arguments.shared_with,
         )
     except InvalidParameter as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)

@@ -28,6 +28,7 @@ GRCH38_SEQUENCE_LENGTHS = {
 }
 CALIBRATED_CHROMOSOME = "chr1"
 
+
 class CalibrationPoint(NamedTuple):
     """One row of the paper's benchmark table: junctions with `end <= window_end`."""
 
@@ -54,8 +55,11 @@ MINIMUM_INTRON_LENGTH = 20
 MAXIMUM_DRAWN_INTRON_LENGTH = 800_000
 SHARED_START_FRACTION = 0.1
 SHARED_START_REACH = 10_000
+# A compilation generated beside another takes this share of each chromosome's junctions from the other's.
+SHARED_JUNCTION_FRACTION = 0.5
 NARROW_SAMPLES_EXPONENT = 1.6
 WIDE_SAMPLES_EXPONENT = 2.3
+
 
 class Segment(NamedTuple):
     """Junctions whose `end` falls uniformly in (end_low, end_high]; wide_rows have >= 100 samples."""
@@ -64,6 +68,7 @@ class Segment(NamedTuple):
     end_high: int
     rows: int
     wide_rows: int
+
 
 def expected_chr1_counts(window_end: float, scale: float = 1.0) -> tuple[float, float]:
     """Return (simple, filter) junction counts with `end <= window_end` on chr1.
@@ -165,11 +170,7 @@ def draw_junction_positions(
     order = numpy.lexsort((ends, starts))
     starts, ends, samples_counts = starts[order], ends[order], samples_counts[order]
     share_starts(random, starts)
-    order = numpy.lexsort((ends, starts))
-    starts, ends, samples_counts = starts[order], ends[order], samples_counts[order]
-    distinct = numpy.ones(starts.size, dtype=bool)
-    distinct[1:] = (starts[1:] != starts[:-1]) | (ends[1:] != ends[:-1])
-    return starts[distinct], ends[distinct], samples_counts[distinct]
+    return _sorted_distinct(starts, ends, samples_counts)
 
 
 def share_starts(random: numpy.random.Generator, starts: numpy.ndarray) -> None:
@@ -185,3 +186,39 @@ def share_starts(random: numpy.random.Generator, starts: numpy.ndarray) -> None:
     chosen[1:] &= (starts[1:] - starts[:-1]) <= SHARED_START_REACH
     rows = numpy.flatnonzero(chosen)
     starts[rows] = starts[rows - 1]
+
+
+def share_positions(
+    random: numpy.random.Generator, starts: numpy.ndarray, ends: numpy.ndarray, samples_counts: numpy.ndarray,
+    other_starts: numpy.ndarray, other_ends: numpy.ndarray,
+) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """Give SHARED_JUNCTION_FRACTION of one chromosome's junctions the coordinates of another compilation's.
+
+    Compilations of one genome share most of their junctions (the annotated
+    introns above all), so a client's union of two (demo/union.py) merges
+    rows; drawn apart, two generated ones shared none. Each chosen row keeps
+    its sample count. Returns the rows sorted by start then end again, exact
+    duplicates dropped, with each row's index among the other's rows (-1 for
+    a row of its own), whose strand and motifs the row then takes: a
+    client merges only rows of the same strand.
+    """
+    sources = numpy.full(starts.size, -1, dtype=numpy.int64)
+    shared = min(round(starts.size * SHARED_JUNCTION_FRACTION), other_starts.size)
+    if shared:
+        rows = random.choice(starts.size, shared, replace=False)
+        taken = random.choice(other_starts.size, shared, replace=False)
+        starts, ends = starts.copy(), ends.copy()
+        starts[rows], ends[rows], sources[rows] = other_starts[taken], other_ends[taken], taken
+    return _sorted_distinct(starts, ends, samples_counts, sources)
+
+
+def _sorted_distinct(starts: numpy.ndarray, ends: numpy.ndarray, *carried: numpy.ndarray) -> tuple[numpy.ndarray, ...]:
+    """The rows (and the arrays `carried` along) sorted by start then end, each coordinate pair once.
+
+    A junction is identified by its coordinates; of equal ones the first in the sort (a stable one) is kept.
+    """
+    order = numpy.lexsort((ends, starts))
+    starts, ends, carried = starts[order], ends[order], [values[order] for values in carried]
+    distinct = numpy.ones(starts.size, dtype=bool)
+    distinct[1:] = (starts[1:] != starts[:-1]) | (ends[1:] != ends[:-1])
+    return (starts[distinct], ends[distinct], *(values[distinct] for values in carried))

@@ -1,7 +1,7 @@
 """The text columns of a generated junction row: strand and motifs, annotation flags, coverage statistics.
 
-Split from synthetic.py, which draws where junctions are and which samples
-cover them; this module turns those draws into Snaptron's column texts,
+synthetic_positions.py draws where junctions are and synthetic.py which
+samples cover them; this module turns those draws into Snaptron's column texts,
 vectorised over a chunk of rows (numpy arrays of ready-made strings indexed
 by the draws), because per-row string formatting is what made generation slow.
 """

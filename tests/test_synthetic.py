@@ -314,3 +314,24 @@ def test_a_rail_id_offset_and_source_dataset_id_set_a_compilation_apart_from_ano
         coverage = read_rows(tmp_path / name)
         assert coverage and {row[16] for row in coverage} == {"4"}
         assert {sid for row in coverage if row[11] for sid, _ in parse_samples(row[11])} <= set(range(offset, offset + 50))
+
+
+def test_a_compilation_generated_beside_another_shares_half_of_its_junctions(tmp_path):
+    """shared_with: half of each chromosome's junctions take the other's coordinates; the rest stay its own."""
+    first = synthetic.generate(tmp_path / "first", scale=TINY_SCALE, seed=7)
+    beside = synthetic.generate(tmp_path / "beside", scale=TINY_SCALE, seed=8, samples=300, rail_id_offset=59_761,
+                                shared_with=first.junctions_path)
+    alone = synthetic.generate(tmp_path / "alone", scale=TINY_SCALE, seed=8, samples=300, rail_id_offset=59_761)
+
+    def junctions(compilation) -> dict[tuple, tuple]:
+        """(chromosome, start, end) → (strand, left_motif, right_motif)."""
+        lines = decompressed(compilation.junctions_path).decode().splitlines()
+        return {tuple(cells[1:4]): (cells[5], cells[7], cells[8]) for cells in (line.split("\t") for line in lines)}
+
+    theirs, shared = junctions(first), junctions(beside)
+    both = shared.keys() & theirs.keys()
+    assert 0.4 < len(both) / len(shared) < 0.6
+    assert all(shared[key] == theirs[key] for key in both)     # same strand and motifs: a client merges them
+    assert len(junctions(alone).keys() & theirs.keys()) < 0.05 * len(shared)
+    assert synthetic.main(["--out", str(tmp_path / "nowhere"), "--shared-with", str(tmp_path / "none.bgz"),
+                           "--quiet"]) == 2
