@@ -10,8 +10,9 @@ header (shard_metadata `samples_header`), each column's type (`sample_field`,
 what the registry lists: sample_fields.py) with a btree for each numeric one (sfilter's `smrin>:8`), the load's time as the Python 2
 float text that `/samples?check_for_update=1` prints (`samples_loaded_at`)
 and the compilation's name; and the sample groups of samples.groups.tsv
-beside it, if there is one (sample_groups.py). A line that holds byte 0x1E or
-0x1F is rejected: the API sends the lines unescaped between those two
+beside it, if there is one (sample_groups.py). A line that holds byte 0x1F,
+0x1E or a carriage return is rejected, and a header that does fails the
+load: the API sends the lines unescaped, as CSV between the first two
 (statements.copy_lines_statement).
 """
 
@@ -31,14 +32,15 @@ from loaders.source import Source
 from loaders.two_phase import Participant
 from snapthunder import wire
 from snapthunder.sample_search import NUMERIC_TYPES
-from snapthunder.statements import LINE_SEPARATORS
+from snapthunder.statements import UNSENDABLE_BYTES
 
 # Numeric columns given a btree each (02-schema.sql, index_sample_numbers), in header order: about 22 bytes
 # per sample each (7 MB at 316,000 samples); clauses on columns past these scan every sample's numbers.
 MAX_INDEXED_NUMBERS = 64
 _RAIL_ID = re.compile(rb"\d{1,9}")
-# The API sends sample lines as CSV delimited and quoted by these two bytes, so that nothing needs escaping.
-SEPARATOR_REFUSAL = "the line holds a 0x1E or 0x1F control character (the API reserves them to send lines unescaped)"
+# The API sends sample lines unescaped, as CSV between two control characters (statements.copy_lines_statement).
+SEPARATOR_REFUSAL = ("the line holds a byte the API cannot send unescaped ("
+                     + ", ".join(f"0x{byte[0]:02X}" for byte in UNSENDABLE_BYTES) + ")")
 
 
 class SamplesFile:
@@ -55,7 +57,7 @@ class SamplesFile:
         self.rows: int | None = None
         with Source(path) as source:
             self.header = source.lines.readline().rstrip(b"\r\n")
-        if any(separator in self.header for separator in LINE_SEPARATORS):
+        if any(byte in self.header for byte in UNSENDABLE_BYTES):
             raise ShardLoadError(f"{path}: line 1 (the header): {SEPARATOR_REFUSAL}")
         if not self.header.startswith(b"rail_id\t"):
             raise ShardLoadError(f"{path}: line 1 must be the header, starting with rail_id<TAB>; "
@@ -116,7 +118,7 @@ def _sample_rows(path: str, columns: int, rejects: RejectsFile | None,
                 reason = f"column 1 (rail_id) is {cells[0][:20].decode('utf-8', 'replace')!r}, expected an integer"
             elif len(cells) != columns:
                 reason = f"{len(cells)} columns, the header has {columns}"
-            elif any(separator in line for separator in LINE_SEPARATORS):
+            elif any(byte in line for byte in UNSENDABLE_BYTES):
                 reason = SEPARATOR_REFUSAL
             if reason:
                 if rejects is not None:

@@ -58,7 +58,7 @@ class Compilation:
 
 def check_name(name: str) -> str:
     """`name` if it can be a compilation (a schema and a URL segment); CompilationError otherwise."""
-    if not _NAME.match(name) or name in _RESERVED or name.startswith("pg_"):
+    if not _NAME.fullmatch(name) or name in _RESERVED or name.startswith("pg_"):
         raise CompilationError(f"a compilation name is lower-case letters, digits and _ (starting with a letter, "
                                f"at most 63), not {', '.join(_RESERVED)} or pg_*, such as gtex, tcga or srav2; "
                                f"got {name!r}")
@@ -69,7 +69,7 @@ def compilation(name: str, data_source: str | None = None, genome: str | None = 
     """A checked compilation, with Snaptron's label and genome for `name` where not given."""
     check_name(name)
     data_source = data_source or DATA_SOURCES.get(name, name)
-    if not _LABEL.match(data_source):
+    if not _LABEL.fullmatch(data_source):
         raise CompilationError(f"compilation {name}: the DataSource label is letters, digits, _ . - "
                                f"(such as GTEx or gtexv2); got {data_source!r}")
     genome = genome or KNOWN_GENOMES.get(name, DEFAULT_GENOME)

@@ -141,17 +141,22 @@ def copy_statement(select: sql.Composable) -> sql.Composed:
     return sql.SQL("COPY ({}) TO STDOUT").format(select)
 
 
-# The CSV delimiter and quote of copy_lines_statement: bytes no sample line holds (loaders/samples.py refuses them).
+# The CSV delimiter and quote of copy_lines_statement.
 LINE_SEPARATORS = (b"\x1f", b"\x1e")
+# Bytes no sample line or header may hold (loaders/samples.py refuses them): with any of them, CSV would quote the line.
+UNSENDABLE_BYTES = (*LINE_SEPARATORS, b"\r")
 
 
 def copy_lines_statement(select: sql.Composable) -> sql.Composed:
     """`select`'s one column of lines, as COPY sends them with nothing escaped: each line and a newline.
 
     For /samples, whose lines hold tabs, which COPY's text format sends as
-    `\\t` for the API to undo (18 of the 120 ms of a 2.4 MB answer). As CSV
-    with a delimiter and a quote no line holds (LINE_SEPARATORS), and no
-    newline or carriage return in any line, nothing is ever quoted.
+    `\\t` for the API to undo (18 of the 120 ms of a 2.4 MB answer: README).
+    CSV quotes a value that holds the delimiter, the quote, a newline or a
+    carriage return, or that is empty or `\\.`: the loader refuses the
+    first three in a line (UNSENDABLE_BYTES), a line never holds a newline,
+    and every line `select` gives starts with a rail_id, `rail_id` or a
+    DataSource label and is never NULL, so nothing is ever quoted.
     """
     delimiter, quote = (sql.Literal(separator.decode()) for separator in LINE_SEPARATORS)
     return sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, DELIMITER {}, QUOTE {})").format(select, delimiter, quote)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from snapthunder import endpoints
-from snapthunder.compilations import compilation, parse_all
+from snapthunder.compilations import CompilationError, compilation, parse_all
 from snapthunder.endpoints import Credentials, Endpoints, EndpointsError
 from snapthunder.plan import plan_shards
 
@@ -90,3 +90,10 @@ def test_a_document_of_one_compilation_from_before_reads_as_that_compilation():
     assert parsed.compilations == {"tcga": compilation("tcga")} and parsed.compilation == "tcga"
     assert "compilation" not in parsed.to_document() and parsed.to_document()["compilations"] == {
         "tcga": {"data_source": "TCGA", "genome": "hg38"}}
+
+
+@pytest.mark.parametrize("name, label", [("gtex\n", None), ("gtex", "GTEx\n")])
+def test_a_compilation_name_or_label_ending_in_a_newline_is_refused(name, label):
+    """Both go into every line the API sends (the label leads each /samples line): a newline would split it."""
+    with pytest.raises(CompilationError):
+        compilation(name, label)

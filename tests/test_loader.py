@@ -205,20 +205,21 @@ def test_samples_tsv_is_loaded_into_every_shard_and_bad_lines_rejected(empty_sha
 
 
 def test_sample_lines_are_served_byte_for_byte_and_a_line_with_a_reserved_byte_is_rejected(empty_shards, tmp_path,
-                                                                                           monkeypatch):
+                                                                                           monkeypatch, capsys):
     """The API sends sample lines unescaped (CSV between 0x1F and 0x1E): backslashes, quotes and tabs come back
-    as written; a line holding either byte is rejected naming its line, a header holding one fails the load."""
+    as written; a line holding either byte or a carriage return is rejected naming its line, a header holding
+    one fails the load naming it."""
     monkeypatch.chdir(tmp_path)
     good = ["rail_id\tsample_id\tsmts", '0\tGTEX-1\tLung "upper" \\N', "1\tGTEX-2\tBrain\\tCortex, \\\\x"]
     samples = tmp_path / "samples.tsv"
-    samples.write_bytes("\n".join([*good[:2], "2\tGTEX-3\tLiver\x1fright", good[2], "3\tGTEX-4\t\x1eSkin"]).encode()
-                        + b"\n")
+    samples.write_bytes("\n".join([*good[:2], "2\tGTEX-3\tLiver\x1fright", good[2], "3\tGTEX-4\t\x1eSkin",
+                                   "4\tGTEX-5\tHeart\rLeft"]).encode() + b"\r\n")   # a CRLF ending is not a reject
     junctions = write_gzip(tmp_path / "j.gz", junction_lines(["chr1"], 3))
     outputs = str(_outputs(empty_shards))
     assert main([str(junctions), "--outputs", outputs, "--samples", str(samples), "--quiet"]) == 0
     rejected = (tmp_path / "samples.tsv.rejects.tsv").read_text().split("\n")[1:-1]   # \x1e ends a str line
-    reason = "samples: the line holds a 0x1E or 0x1F control character (the API reserves them to send lines unescaped)"
-    assert [row.split("\t")[:2] for row in rejected] == [["3", reason], ["5", reason]]
+    reason = "samples: the line holds a byte the API cannot send unescaped (0x1F, 0x1E, 0x0D)"
+    assert [row.split("\t")[:2] for row in rejected if "\t" in row] == [["3", reason], ["5", reason], ["6", reason]]
     app = create_app({"endpoints": outputs})
     try:
         client = app.test_client()
@@ -230,7 +231,9 @@ def test_sample_lines_are_served_byte_for_byte_and_a_line_with_a_reserved_byte_i
     finally:
         app.extensions["snapthunder"].close()
     samples.write_bytes(b"rail_id\tsample_id\x1f\n0\tGTEX-1\n")
+    capsys.readouterr()
     assert main([str(junctions), "--outputs", outputs, "--samples", str(samples), "--quiet"]) == 1
+    assert f"{samples}: line 1 (the header): the line holds a byte the API cannot send" in capsys.readouterr().err
 
 
 def test_plain_text_from_stdin_is_loaded(empty_shards, tmp_path):

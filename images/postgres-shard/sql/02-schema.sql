@@ -63,9 +63,11 @@ $$;
 -- configuration: no stemming, no stop words) under a GIN index, for text
 -- clauses (a word or phrase anywhere; a clause on one column rechecks that
 -- cell) and `numbers`, read by a scan for numeric clauses. No parallel
--- workers: an sfilter's matches are lines sent on, and gathering 25,526 of
--- them from workers made /samples?sfilter=smts:brain 92 ms against 81 ms in
--- one process (316,000 samples, side by side).
+-- workers: gathering an sfilter's matches from workers cost more than it
+-- saved. Measured side by side on 316,000 samples: /samples?sfilter=smts:brain
+-- (25,526 lines) 92 -> 81 ms, the rail_ids of the same clause that /snaptron
+-- projects on 36-45 -> 28 ms; the price is each numeric column's btree of a
+-- samples load (index_sample_numbers), built serially, 150 -> 230 ms.
 CREATE TABLE sample (
     rail_id integer PRIMARY KEY,
     line    text    NOT NULL,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, request, send_file
+from flask import Blueprint, current_app, g, render_template, request, send_file
 
 from snapthunder.junctions import COLUMNS
 
@@ -35,7 +35,7 @@ def page():
     deployment = current_app.extensions["snapthunder"]
     name = request.args.get("compilation") or deployment.endpoints().first_compilation
     if "compilation" in request.args:
-        deployment.serving(name)
+        deployment.serving(name, g.deadline)
     return render_template("page.html", compilation=name,
                            page_rows=deployment.settings["page_rows"], page_fields=PAGE_FIELDS)
 

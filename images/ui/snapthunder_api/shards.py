@@ -241,10 +241,12 @@ class Deployment:
 
         For what every shard holds alike (samples, their fields, the
         compilations) or what any one of them may record. A 503 when no
-        shard answers; within a request, the 504 of its `deadline` once that
-        has passed: a frozen shard is waited on until then (or for the
-        connect timeout, the health check's bound for a tiny read, if that
-        is later), not for its whole silence bound before the next shard is asked.
+        shard answers. Within a request, a shard that sends nothing is waited
+        on no longer than the request has left of its `deadline` (but at
+        least the connect timeout, the health check's bound for a tiny read,
+        and at most its silence bound), and a shard lost once the deadline
+        has passed is the request's 504. (The wait for a free pooled
+        connection, pool_wait_seconds, comes before and is not shortened.)
         """
         failure: ApiError | None = None
         rows: list[tuple] = []
@@ -256,7 +258,7 @@ class Deployment:
                     cursor.execute(statement, parameters)
                     rows = cursor.fetchall()
             except ApiError as error:
-                if deadline is not None and deadline.passed():
+                if isinstance(error, ShardUnavailable) and deadline is not None and deadline.passed():
                     raise deadline.error() from None
                 failure = error
                 continue
@@ -280,7 +282,7 @@ class Deployment:
         """
         shards = list(self.endpoints().shards.values())
         try:
-            names = list(self.served())
+            names = list(self.served(deadline=Deadline(self.settings["connect_timeout_seconds"])))
         except ApiError:
             names = list(self.endpoints().compilations)
         statement = ready_statement(names)
@@ -312,7 +314,8 @@ class Deployment:
         every = sorted({sequence for _, loaded in held.values() for sequence in loaded})
         return {**status, "ready": True, "rows": sum(rows for rows, _ in held.values()),
                 "chromosomes_loaded": len(every), "sequences_loaded": every,
-                "compilations": {name: {"rows": rows, "sequences_loaded": loaded} for name, (rows, loaded) in held.items()},
+                "compilations": {name: {"rows": rows, "sequences_loaded": sorted(loaded)}
+                                 for name, (rows, loaded) in held.items()},
                 "milliseconds": round((time.monotonic() - started) * 1000, 1)}
 
 
@@ -353,7 +356,7 @@ def ready_statement(compilations: list[str]) -> sql.Composable:
     held = sql.SQL(" UNION ALL ").join(
         sql.SQL("SELECT {}::text, chromosome, row_count FROM {}.chromosome_stats").format(
             sql.Literal(name), sql.Identifier(name)) for name in compilations)
-    return sql.SQL("SELECT compilation, sum(row_count)::bigint, array_agg(DISTINCT chromosome ORDER BY chromosome) "
+    return sql.SQL("SELECT compilation, sum(row_count)::bigint, array_agg(DISTINCT chromosome) "
                    "FROM ({}) AS held (compilation, chromosome, row_count) GROUP BY compilation").format(held)
 
 

@@ -252,7 +252,7 @@ async function showShards() {
     const cell = row.insertCell();
     cell.textContent = shard.ready ? "up" : "down: " + shard.error;
     cell.className = shard.ready ? "up" : "down";
-    row.insertCell().textContent = shard.ready ? (shard.compilations[config.compilation]?.rows ?? 0).toLocaleString() : "";
+    row.insertCell().textContent = shard.ready ? (shard.compilations?.[config.compilation]?.rows ?? 0).toLocaleString() : "";
   });
 }
 
