@@ -29,6 +29,7 @@ The same seed and arguments produce byte-identical files.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import math
 import os
@@ -180,18 +181,20 @@ def write_junction_table(
     Positions are held per chromosome (numbers only); lines are built and
     written per chunk so memory stays flat whatever the scale. With
     `shared_with` (another compilation's junctions.bgz), part of each
-    chromosome's junctions take its coordinates (share_positions).
+    chromosome's junctions take its coordinates (share_positions); its
+    chromosome's coordinates and motifs are held meanwhile.
     """
     plans = {name: chromosome_segments(name, scale, background_per_mb) for name in sorted(GRCH38_SEQUENCE_LENGTHS)}
     planned_total = sum(segment.rows for segments in plans.values() for segment in segments)
     rows_per_chromosome = {}
     next_id = 0
-    with tqdm(total=planned_total, unit="rows", disable=not progress, desc="junctions") as bar:
+    with tqdm(total=planned_total, unit="rows", disable=not progress, desc="junctions") as bar, \
+            (pysam.TabixFile(str(shared_with)) if shared_with else contextlib.nullcontext()) as other:
         for chromosome, segments in plans.items():
             starts, ends, samples_counts = draw_junction_positions(random, segments, tables.sample_total)
             sources, other_motifs = None, []
             if shared_with is not None:
-                other_starts, other_ends, other_motifs = _junctions_of(shared_with, chromosome)
+                other_starts, other_ends, other_motifs = _junctions_of(other, chromosome)
                 starts, ends, samples_counts, sources = share_positions(random, starts, ends, samples_counts,
                                                                         other_starts, other_ends)
             for chunk_start in range(0, starts.size, CHUNK_ROWS):
@@ -209,13 +212,17 @@ def write_junction_table(
     return rows_per_chromosome
 
 
-def _junctions_of(junctions_path: Path, chromosome: str) -> tuple[numpy.ndarray, numpy.ndarray, list[tuple]]:
-    """A generated compilation's junctions on `chromosome` (through its tabix index): starts, ends and each
-    one's (strand, left_motif, right_motif)."""
-    with pysam.TabixFile(str(junctions_path)) as junctions:
-        cells = [line.split("\t", 9) for line in junctions.fetch(chromosome)] if chromosome in junctions.contigs else []
-    coordinates = numpy.array([row[2:4] for row in cells], dtype=numpy.int64).reshape(-1, 2)
-    return coordinates[:, 0], coordinates[:, 1], [(row[5], row[7], row[8]) for row in cells]
+def _junctions_of(junctions: pysam.TabixFile, chromosome: str) -> tuple[numpy.ndarray, numpy.ndarray, list[tuple]]:
+    """A generated compilation's junctions on `chromosome`: starts, ends and each one's (strand, left_motif,
+    right_motif), the few distinct ones shared, so that a chromosome's worth stays small."""
+    starts, ends, motifs, distinct = [], [], [], {}
+    for line in junctions.fetch(chromosome) if chromosome in junctions.contigs else ():
+        cells = line.split("\t", 9)
+        starts.append(int(cells[2]))
+        ends.append(int(cells[3]))
+        motif = (cells[5], cells[7], cells[8])
+        motifs.append(distinct.setdefault(motif, motif))
+    return numpy.array(starts, dtype=numpy.int64), numpy.array(ends, dtype=numpy.int64), motifs
 
 
 def write_compressed(path: Path, lines: list[str]) -> Path:
@@ -267,9 +274,10 @@ def generate(
 
     Junctions, samples and genes draw from independent streams of one seed, so
     the samples and genes tables do not change with scale or background density.
-    `shared_with`, another generated compilation's junctions.bgz, makes half
-    of each chromosome's junctions take its coordinates, as the compilations
-    of one genome share junctions (the demo unites gtex and a TCGA-like one).
+    `shared_with`, another generated compilation's junctions.bgz, makes up to
+    half of each chromosome's junctions take its coordinates, strand and
+    motifs, as the compilations of one genome share junctions (the demo
+    unites gtex and a TCGA-like one).
     """
     check_parameters(scale, seed, samples, background_per_mb)
     if shared_with is not None and not (Path(shared_with).is_file() and Path(f"{shared_with}.tbi").is_file()):
@@ -341,8 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source-dataset-id", type=int, default=SOURCE_DATASET_ID,
                         help=f"the junctions' source_dataset_id column (default {SOURCE_DATASET_ID})")
     parser.add_argument("--shared-with", type=Path, metavar="JUNCTIONS_BGZ",
-                        help="another generated compilation's junctions.bgz: half of each chromosome's junctions "
-                             "take its coordinates, so that the two share junctions")
+                        help="another generated compilation's junctions.bgz: up to half of each chromosome's "
+                             "junctions take its coordinates, strand and motifs, so that the two share junctions")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (shown by default on a terminal)")
     return parser
 

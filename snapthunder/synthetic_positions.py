@@ -192,33 +192,46 @@ def share_positions(
     random: numpy.random.Generator, starts: numpy.ndarray, ends: numpy.ndarray, samples_counts: numpy.ndarray,
     other_starts: numpy.ndarray, other_ends: numpy.ndarray,
 ) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray, numpy.ndarray]:
-    """Give SHARED_JUNCTION_FRACTION of one chromosome's junctions the coordinates of another compilation's.
+    """Give up to SHARED_JUNCTION_FRACTION of one chromosome's junctions the coordinates of another compilation's.
 
     Compilations of one genome share most of their junctions (the annotated
     introns above all), so a client's union of two (demo/union.py) merges
-    rows; drawn apart, two generated ones shared none. Each chosen row keeps
-    its sample count. Returns the rows sorted by start then end again, exact
-    duplicates dropped, with each row's index among the other's rows (-1 for
-    a row of its own), whose strand and motifs the row then takes: a
-    client merges only rows of the same strand.
+    rows; drawn apart, two generated ones shared none. The share is less
+    when the other has fewer junctions there, and when a taken pair was
+    already drawn. Each chosen row keeps its sample count. Returns the rows
+    sorted by start then end again, exact duplicates dropped, with each
+    row's index among the other's rows where the other has a junction at
+    its coordinates (-1 where it has none): the row takes that junction's
+    strand and motifs, since a client merges only rows of the same strand.
     """
-    sources = numpy.full(starts.size, -1, dtype=numpy.int64)
     shared = min(round(starts.size * SHARED_JUNCTION_FRACTION), other_starts.size)
     if shared:
         rows = random.choice(starts.size, shared, replace=False)
         taken = random.choice(other_starts.size, shared, replace=False)
         starts, ends = starts.copy(), ends.copy()
-        starts[rows], ends[rows], sources[rows] = other_starts[taken], other_ends[taken], taken
-    return _sorted_distinct(starts, ends, samples_counts, sources)
+        starts[rows], ends[rows] = other_starts[taken], other_ends[taken]
+    starts, ends, samples_counts = _sorted_distinct(starts, ends, samples_counts)
+    return starts, ends, samples_counts, _indexes_in(starts, ends, other_starts, other_ends)
 
 
-def _sorted_distinct(starts: numpy.ndarray, ends: numpy.ndarray, *carried: numpy.ndarray) -> tuple[numpy.ndarray, ...]:
-    """The rows (and the arrays `carried` along) sorted by start then end, each coordinate pair once.
+def _indexes_in(starts: numpy.ndarray, ends: numpy.ndarray, other_starts: numpy.ndarray,
+                other_ends: numpy.ndarray) -> numpy.ndarray:
+    """Each (start, end)'s index among the other's junctions, -1 where the other has none there."""
+    if other_starts.size == 0:
+        return numpy.full(starts.size, -1, dtype=numpy.int64)
+    # Coordinates fit in 31 bits (the shards' integer columns), so start * 2**31 + end is one exact key.
+    keys, other_keys = starts * 2**31 + ends, other_starts * 2**31 + other_ends
+    order = numpy.argsort(other_keys, kind="stable")
+    sorted_keys = other_keys[order]
+    found = numpy.minimum(numpy.searchsorted(sorted_keys, keys), order.size - 1)
+    return numpy.where(sorted_keys[found] == keys, order[found], -1)
 
-    A junction is identified by its coordinates; of equal ones the first in the sort (a stable one) is kept.
-    """
+
+def _sorted_distinct(starts: numpy.ndarray, ends: numpy.ndarray, samples_counts: numpy.ndarray
+                     ) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """The rows sorted by start then end, each coordinate pair once: a junction is identified by its coordinates."""
     order = numpy.lexsort((ends, starts))
-    starts, ends, carried = starts[order], ends[order], [values[order] for values in carried]
+    starts, ends, samples_counts = starts[order], ends[order], samples_counts[order]
     distinct = numpy.ones(starts.size, dtype=bool)
     distinct[1:] = (starts[1:] != starts[:-1]) | (ends[1:] != ends[:-1])
-    return (starts[distinct], ends[distinct], *(values[distinct] for values in carried))
+    return starts[distinct], ends[distinct], samples_counts[distinct]

@@ -188,10 +188,12 @@ class Deployment:
                                              self._watchdog, compilation)
             return self._pools[key]
 
-    def served(self, fresh: bool = False, deadline: Deadline | None = None) -> dict[str, Compilation]:
+    def served(self, fresh: bool = False, deadline: Deadline | None = None,
+               read_seconds: float | None = None) -> dict[str, Compilation]:
         """Name → compilation, for every compilation the shards hold, in name order (a 503 if no shard answers).
 
-        Read again when older than SERVED_SECONDS, or when `fresh`.
+        Read again when older than SERVED_SECONDS, or when `fresh`; the read
+        bounded as first_answer's by `deadline` or `read_seconds`.
         """
         now = time.monotonic()
         with self._lock:
@@ -199,7 +201,8 @@ class Deployment:
                 return self._served[1]
         endpoints = self.endpoints()
         found = {}
-        for name, data_source, _ in self.first_answer(COMPILATIONS_STATEMENT, deadline=deadline):
+        for name, data_source, _ in self.first_answer(COMPILATIONS_STATEMENT, deadline=deadline,
+                                                      read_seconds=read_seconds):
             configured = endpoints.configured(name)
             found[name] = Compilation(name, data_source or configured.data_source, configured.genome)
         with self._lock:
@@ -236,7 +239,8 @@ class Deployment:
             return self._executor
 
     def first_answer(self, statement, non_empty: bool = False, parameters: dict | None = None,
-                     compilation: str | None = None, deadline: Deadline | None = None) -> list[tuple]:
+                     compilation: str | None = None, deadline: Deadline | None = None,
+                     read_seconds: float | None = None) -> list[tuple]:
         """The rows of a small read from the first shard that answers (with `non_empty`, that has rows).
 
         For what every shard holds alike (samples, their fields, the
@@ -244,22 +248,24 @@ class Deployment:
         shard answers. Within a request, a shard that sends nothing is waited
         on no longer than the request has left of its `deadline` (but at
         least the connect timeout, the health check's bound for a tiny read,
-        and at most its silence bound), and a shard lost once the deadline
-        has passed is the request's 504. (The wait for a free pooled
-        connection, pool_wait_seconds, comes before and is not shortened.)
+        and at most its silence bound); once the deadline has passed no other
+        shard is asked, and a shard lost then is the request's 504. With
+        `read_seconds`, each shard's read is bounded by that instead. (The
+        wait for a free pooled connection, pool_wait_seconds, comes before
+        and is not shortened.)
         """
         failure: ApiError | None = None
         rows: list[tuple] = []
         for name in sorted(self.endpoints().shards):
             pool = self.pool(name, compilation)
             try:
-                with pool.reading(self._small_read_seconds(pool, deadline)) as connection, \
+                with pool.reading(read_seconds or self._small_read_seconds(pool, deadline)) as connection, \
                         connection.cursor() as cursor:
                     cursor.execute(statement, parameters)
                     rows = cursor.fetchall()
             except ApiError as error:
-                if isinstance(error, ShardUnavailable) and deadline is not None and deadline.passed():
-                    raise deadline.error() from None
+                if deadline is not None and deadline.passed():   # no time left to ask another shard
+                    raise (deadline.error() if isinstance(error, ShardUnavailable) else error) from None
                 failure = error
                 continue
             if rows or not non_empty:
@@ -282,7 +288,7 @@ class Deployment:
         """
         shards = list(self.endpoints().shards.values())
         try:
-            names = list(self.served(deadline=Deadline(self.settings["connect_timeout_seconds"])))
+            names = list(self.served(read_seconds=self.settings["connect_timeout_seconds"]))
         except ApiError:
             names = list(self.endpoints().compilations)
         statement = ready_statement(names)
