@@ -175,6 +175,19 @@ def parent_process(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
+def process_environment(pid: int) -> list[bytes] | None:
+    """The `NAME=value` entries of `pid`'s environment, or None once it has ended.
+
+    /proc refuses an ended process in two ways: FileNotFoundError once it is
+    reaped, ProcessLookupError while it is a zombie or still exiting (CI met
+    both, reading the environment of a backend that ended as it was read).
+    """
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 def child_processes(pid: int) -> list[int]:
     """The processes `pid` started that are still running, from /proc."""
     children = []

@@ -25,7 +25,7 @@ from snapthunder import shard_image
 from snapthunder.postgres_server import (
     SERVER_USER, PostgresServer, find_binaries, free_port, make_owned_directory, running_as_root,
 )
-from tests.conftest import child_processes, parent_process, scratch_directory
+from tests.conftest import child_processes, parent_process, process_environment, scratch_directory
 
 START_SECONDS = 30
 PASSWORD = "entrypoint-test-password-3f9c2a"
@@ -85,11 +85,10 @@ def test_the_server_the_entrypoint_starts_has_no_password_in_its_environment(ini
         assert children, "the server's own processes (checkpointer, walwriter, …) must be there to check"
         checked = 0
         for process in [postmaster, *children]:
-            try:
-                variables = Path(f"/proc/{process}/environ").read_bytes().split(b"\0")
-            except FileNotFoundError:
+            variables = process_environment(process)
+            if variables is None:
                 assert process != postmaster
-                continue        # a backend that ended between the listing and here (CI saw one)
+                continue        # a backend that ended between the listing and here
             checked += 1
             names = {variable.split(b"=", 1)[0] for variable in variables}
             assert not names & {b"POSTGRES_PASSWORD", b"PGPASSWORD"}, process
@@ -101,6 +100,19 @@ def test_the_server_the_entrypoint_starts_has_no_password_in_its_environment(ini
     finally:
         server.stop()
         launcher.wait(timeout=START_SECONDS)
+
+
+def test_an_ended_process_reads_as_no_environment() -> None:
+    """The race the test above meets: a backend ends between the listing and the read."""
+    ended = subprocess.Popen(["true"])
+    deadline = time.monotonic() + START_SECONDS
+    while Path(f"/proc/{ended.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "`true` did not exit"
+        time.sleep(0.01)
+    assert process_environment(ended.pid) is None           # a zombie: ProcessLookupError
+    ended.wait()
+    assert process_environment(ended.pid) is None           # reaped: FileNotFoundError
+    assert process_environment(os.getpid())                  # a live one reads
 
 
 def _wait_until_serving(server: PostgresServer, password: str, launcher: subprocess.Popen) -> int:
