@@ -39,17 +39,27 @@ _ID_LIKE = re.compile(r"ENS(?:MUS)?G\d+", re.IGNORECASE)
 ID_PREFIX = 13
 
 
+# What a shard raises when a statement's cached gene names came from an earlier load (last_load_is, 04-query.sql).
+NAMES_CHANGED = "SN001"
+# A lookup's last column: the load its rows are from, which a worker may cache them under
+# (images/ui/snapthunder_api/name_cache.py); NULL on a shard initialised before last_load_is existed,
+# whose names are then looked up every time.
+_LOOKED_UP_LOAD = sql.SQL("(SELECT value FROM shard_metadata WHERE key = 'last_load_id' "
+                          "AND to_regprocedure('last_load_is(text)') IS NOT NULL)")
+
+
 def transcripts_statement(symbols: Sequence[str]) -> tuple[sql.Composed, dict]:
-    """Each symbol's transcripts (symbol, chromosome, start, end), in file order."""
-    statement = sql.SQL('SELECT symbol, chromosome, start, "end" FROM gene_transcript '
-                        "WHERE symbol = ANY ({}::text[]) ORDER BY symbol, line").format(sql.Placeholder("symbols"))
+    """Each symbol's transcripts (symbol, chromosome, start, end, load), in file order."""
+    statement = sql.SQL('SELECT symbol, chromosome, start, "end", {} FROM gene_transcript '
+                        "WHERE symbol = ANY ({}::text[]) ORDER BY symbol, line").format(
+        _LOOKED_UP_LOAD, sql.Placeholder("symbols"))
     return statement, {"symbols": list(symbols)}
 
 
 def gene_ids_statement(gene_ids: Sequence[str]) -> tuple[sql.Composed, dict]:
-    """Each gene id's span (gene_id, chromosome, start, end); ids upper-cased as stored."""
-    statement = sql.SQL('SELECT gene_id, chromosome, start, "end" FROM gencode_gene '
-                        "WHERE gene_id = ANY ({}::text[])").format(sql.Placeholder("ids"))
+    """Each gene id's span (gene_id, chromosome, start, end, load); ids upper-cased as stored."""
+    statement = sql.SQL('SELECT gene_id, chromosome, start, "end", {} FROM gencode_gene '
+                        "WHERE gene_id = ANY ({}::text[])").format(_LOOKED_UP_LOAD, sql.Placeholder("ids"))
     return statement, {"ids": list(gene_ids)}
 
 

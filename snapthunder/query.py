@@ -96,7 +96,9 @@ class Query:
     `sids` do; the API turns them into sids before the rows are read (sids,
     named or numbered, win over sfilter, as in Snaptron). `feature` is the
     endpoint's kind of row (junctions, genes, exons: features.py), which the
-    request's path sets.
+    request's path sets. `cached_names_load` is the load whose gene names the
+    API's cache turned into some of the regions (None: none were cached);
+    every statement then checks on the shard that it is still the last.
     """
 
     selections: tuple[Selection, ...]
@@ -113,6 +115,7 @@ class Query:
     coordinate: Region | None = None
     group: str | None = None
     feature: Feature = JUNCTIONS
+    cached_names_load: str | None = None
 
     @property
     def output_columns(self) -> tuple[str, ...]:

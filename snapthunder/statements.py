@@ -192,6 +192,10 @@ def _from_where(indexed: IndexedQuery, chromosome: str | tuple[str, ...], parame
     table = sql.Identifier(query.feature.table)
     name = parameters.add(list(chromosome) if several else chromosome)
     conditions = []
+    if query.cached_names_load is not None:
+        # Regions from a worker's cached gene names: no row unless that load is still the shard's last
+        # (04-query.sql; SQLSTATE gene_loci.NAMES_CHANGED otherwise). A constant condition, run once.
+        conditions.append(sql.SQL("last_load_is({})").format(parameters.add(query.cached_names_load)))
     reach = (sql.SQL(" - (SELECT max_length FROM {} WHERE chromosome = {}) + 1").format(
                  sql.Identifier(query.feature.stats_table), name)
              if reads.windows and reads.reach_back else sql.SQL(""))

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -70,6 +71,21 @@ def empty_shards(local_environment: Endpoints) -> Endpoints:
             cursor.execute("DELETE FROM shard_metadata WHERE key <> 'schema_version'")
         connection.close()
     return local_environment
+
+
+def emptied_by_hand(endpoints: Endpoints, tables: str) -> None:
+    """TRUNCATE `tables` on every shard, leaving what a load that emptied them would leave: a new `last_load_id`.
+
+    A module that loaded gene names clears them so that the next finds none;
+    the API's workers keep the names they looked up until the last load
+    changes (images/ui/snapthunder_api/name_cache.py), as it does with every load.
+    """
+    load_id = f"emptied-by-hand-{uuid.uuid4()}"
+    for shard in endpoints.shards.values():
+        with psycopg2.connect(**in_compilation(endpoints, shard)) as connection, connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {tables}")
+            cursor.execute("UPDATE shard_metadata SET value = %s WHERE key = 'last_load_id'", (load_id,))
+        connection.close()
 
 
 def in_compilation(endpoints: Endpoints, shard, credentials=None, compilation: str | None = None) -> dict:

@@ -17,7 +17,6 @@ import re
 from pathlib import Path
 
 import httpx
-import psycopg2
 import pysam
 import pytest
 
@@ -31,7 +30,7 @@ from snapthunder.synthetic_genes import gene_id
 
 pytest.register_assert_rewrite("tests.api_fixtures")
 from tests.api_fixtures import COMPILATION  # noqa: E402 (registered first)
-from tests.conftest import in_compilation, query_all_shards  # noqa: E402
+from tests.conftest import emptied_by_hand, query_all_shards  # noqa: E402
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -70,11 +69,9 @@ def annotated(api_environment, api_dataset, tmp_path_factory):
     symbols = {symbol: loci(rows) for symbol, rows in by_symbol.items()}
     with httpx.Client(base_url=api_environment.api_url, timeout=60) as client:
         yield Annotated(client, directory, outputs, scratch, transcripts, genes, symbols)
-    for shard in api_environment.shards.values():   # other modules expect no gene names, annotations, gene rows
-        with psycopg2.connect(**in_compilation(api_environment, shard)) as connection, connection.cursor() as cursor:
-            cursor.execute("TRUNCATE gene_transcript, gencode_gene, annotation_transcript, "
-                           "gene, gene_chromosome_stats, exon, exon_chromosome_stats")
-        connection.close()
+    # Other modules expect no gene names, annotations, gene rows.
+    emptied_by_hand(api_environment, "gene_transcript, gencode_gene, annotation_transcript, "
+                                     "gene, gene_chromosome_stats, exon, exon_chromosome_stats")
 
 
 # The spec, read plainly ------------------------------------------------------------------------------------------

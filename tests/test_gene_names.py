@@ -8,20 +8,23 @@ answer to its loci given as coordinates.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from urllib.parse import urlencode
 
 import httpx
 import psycopg2
 import pytest
+from psycopg2 import sql
 
 from loaders.cli import main as load
-from snapthunder.gene_loci import loci
+from snapthunder.gene_loci import NAMES_CHANGED, loci, transcripts_statement
 from snapthunder.query import Region
+from snapthunder_api.name_cache import GeneNameCache
 
 pytest.register_assert_rewrite("tests.api_fixtures")
 from tests.api_fixtures import COMPILATION, expected_tsv  # noqa: E402 (registered first)
-from tests.conftest import in_compilation  # noqa: E402
+from tests.conftest import emptied_by_hand, in_compilation, query_all_shards  # noqa: E402
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -46,23 +49,28 @@ def test_a_symbols_transcripts_merge_into_loci_as_snaptron_merges_them(transcrip
     assert loci(transcripts) == [Region(*span) for span in expected]
 
 
-@pytest.fixture(scope="module")
-def http(api_environment, tmp_path_factory):
-    scratch = tmp_path_factory.mktemp("genes")
+def load_genes(api_environment, scratch, rows) -> None:
+    """Load `rows` (REFFLAT's layout) as the shards' RefSeq transcripts, with the loader and no junctions."""
     genes = scratch / "refseq_transcripts_by_hgvs.tsv"
     genes.write_text("".join("\t".join(map(str, row + (row[4] + 10, row[5] - 10, 1, f"{row[4]},", f"{row[5]},")))
-                             + "\n" for row in REFFLAT))
+                             + "\n" for row in rows))
     empty = scratch / "none.tsv"
     empty.write_text("")
-    outputs = str(api_environment.extra["outputs"])
-    assert load([str(empty), "--outputs", outputs, "--genes", str(genes), "--quiet",
+    assert load([str(empty), "--outputs", str(api_environment.extra["outputs"]), "--genes", str(genes), "--quiet",
                  "--rejects", str(scratch / "rejects.tsv")]) == 0
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    return tmp_path_factory.mktemp("genes")
+
+
+@pytest.fixture(scope="module")
+def http(api_environment, scratch):
+    load_genes(api_environment, scratch, REFFLAT)
     with httpx.Client(base_url=api_environment.api_url, timeout=60) as client:
         yield client
-    for shard in api_environment.shards.values():   # other modules expect no gene names
-        with psycopg2.connect(**in_compilation(api_environment, shard)) as connection, connection.cursor() as cursor:
-            cursor.execute("TRUNCATE gene_transcript")
-        connection.close()
+    emptied_by_hand(api_environment, "gene_transcript")   # other modules expect no gene names
 
 
 def test_a_gene_name_answers_exactly_its_loci_in_any_case(http, api_dataset):
@@ -94,3 +102,105 @@ def test_a_gene_in_bed_form_gives_one_track_per_locus_and_in_legacy_json_its_row
 def test_an_unknown_gene_is_a_400_naming_it_and_the_nearest_symbols(http, regions, message):
     answer = http.get(f"/{COMPILATION}/snaptron?regions={regions}")
     assert answer.status_code == 400 and answer.text.startswith(f"#ERROR 400 {message}"), answer.text
+
+
+# A worker's cache of gene names (images/ui/snapthunder_api/name_cache.py) ------------------------------------------
+
+def test_a_gene_name_a_worker_has_looked_up_is_answered_without_a_lookup(http, api_environment, client, api_dataset):
+    expected = expected_tsv(api_dataset.reference, f"regions={GENEA_LOCI}")
+    assert client.get(f"/{COMPILATION}/snaptron?regions=GENEA").text == expected     # looked up, and kept
+    with _transcripts_away(api_environment):
+        cached = client.get(f"/{COMPILATION}/snaptron?regions=genea")
+        assert cached.status_code == 200 and cached.text == expected
+        looked_up = client.get(f"/{COMPILATION}/snaptron?regions=GENEB")            # never asked: a lookup, which fails
+        assert looked_up.status_code != 200, looked_up.text
+
+
+def test_a_load_after_a_lookup_makes_the_worker_look_the_name_up_again(http, api_environment, client, api_dataset,
+                                                                        scratch):
+    before, moved = "chr1:2000001-2100000", "chr1:1000000-1010000"
+    assert client.get(f"/{COMPILATION}/snaptron?regions=GENEB").text == expected_tsv(
+        api_dataset.reference, f"regions={before}")
+    kept = client.application.extensions["snapthunder"].gene_names(COMPILATION)
+    load_id = _last_load_ids(api_environment)
+    assert kept.held(["GENEB"]) == (load_id, {"GENEB": [Region("chr1", 2_000_001, 2_100_000)]})
+    load_genes(api_environment, scratch, [row if row[0] != "GENEB" else ("GENEB", "NM_6", "chr1", "+", 999_999,
+                                                                         1_010_000) for row in REFFLAT])
+    try:
+        assert _last_load_ids(api_environment) != load_id
+        # In-process and over HTTP (every gunicorn worker that has GENEB cached): the moved locus, never the old.
+        assert client.get(f"/{COMPILATION}/snaptron?regions=GENEB").text == expected_tsv(
+            api_dataset.reference, f"regions={moved}")
+        assert kept.held(["GENEB"])[1] == {"GENEB": [Region("chr1", 1_000_000, 1_010_000)]}
+        for _ in range(6):
+            assert http.get(f"/{COMPILATION}/snaptron?regions=GENEB").text == expected_tsv(
+                api_dataset.reference, f"regions={moved}")
+    finally:
+        load_genes(api_environment, scratch, REFFLAT)
+
+
+def test_a_statement_from_names_of_an_earlier_load_is_refused_on_the_shard(http, api_environment):
+    shard = next(iter(api_environment.shards.values()))
+    load_id = _last_load_ids(api_environment)
+    with psycopg2.connect(**in_compilation(api_environment, shard, api_environment.reader)) as connection, \
+            connection.cursor() as cursor:
+        cursor.execute("SELECT last_load_is(%s)", (load_id,))
+        assert cursor.fetchone() == (True,)
+        with pytest.raises(psycopg2.Error) as refused:
+            cursor.execute("SELECT last_load_is(%s)", ("an-earlier-load",))
+        assert refused.value.pgcode == NAMES_CHANGED
+    connection.close()
+
+
+def test_a_shard_without_the_check_has_its_names_looked_up_every_time(http, api_environment):
+    """A volume initialised before last_load_is (04-query.sql) existed: the lookup gives no load to cache under."""
+    shard = next(iter(api_environment.shards.values()))
+    statement, parameters = transcripts_statement(["GENEB"])
+    with psycopg2.connect(**in_compilation(api_environment, shard)) as connection, connection.cursor() as cursor:
+        cursor.execute(statement, parameters)
+        assert cursor.fetchall() == [("GENEB", "chr1", 2_000_001, 2_100_000, _last_load_ids(api_environment))]
+        cursor.execute("DROP FUNCTION last_load_is(text)")
+        cursor.execute(statement, parameters)
+        assert cursor.fetchall() == [("GENEB", "chr1", 2_000_001, 2_100_000, None)]
+        connection.rollback()
+    connection.close()
+
+
+def test_a_workers_cache_holds_the_names_of_one_load_and_no_more_than_its_bound():
+    cache = GeneNameCache(most=2)
+    a, b, c = ([Region("chr1", start, start + 9)] for start in (1, 100, 200))
+    assert cache.held(["A"]) is None
+    cache.keep("load-1", {"A": a, "B": b})
+    assert cache.held(["B", "A"]) == ("load-1", {"B": b, "A": a}) and cache.held(["A", "C"]) is None
+    cache.keep("load-2", {"C": c})                       # a newer load: what an earlier one gave is gone
+    assert cache.held(["A"]) is None and cache.held(["C"]) == ("load-2", {"C": c})
+    cache.keep("load-2", {"A": a})
+    cache.keep("load-2", {"B": b})                       # past the bound: starts again
+    assert cache.held(["B"]) == ("load-2", {"B": b}) and cache.held(["A"]) is None
+    cache.forget()
+    assert cache.held(["B"]) is None
+
+
+def _last_load_ids(api_environment) -> str:
+    """The compilation's last load id, the same on every shard."""
+    shards = query_all_shards(api_environment, "SELECT value FROM shard_metadata WHERE key = 'last_load_id'")
+    found = {row for rows in shards.values() for row in rows}
+    assert len(found) == 1, shards
+    [(load_id,)] = found
+    return load_id
+
+
+@contextlib.contextmanager
+def _transcripts_away(api_environment):
+    """gene_transcript renamed on every shard while the block runs: a lookup of a symbol then fails."""
+    def rename(old: str, new: str) -> None:
+        for shard in api_environment.shards.values():
+            with psycopg2.connect(**in_compilation(api_environment, shard)) as connection, \
+                    connection.cursor() as cursor:
+                cursor.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(old), sql.Identifier(new)))
+            connection.close()
+    rename("gene_transcript", "gene_transcript_away")
+    try:
+        yield
+    finally:
+        rename("gene_transcript_away", "gene_transcript")

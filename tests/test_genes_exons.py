@@ -17,7 +17,6 @@ import random
 from urllib.parse import quote
 
 import httpx
-import psycopg2
 import pytest
 
 from loaders.cli import main as load
@@ -29,7 +28,7 @@ from snapthunder.layout import GENES_FILE
 
 pytest.register_assert_rewrite("tests.api_fixtures")
 from tests.api_fixtures import COMPILATION, Junction, Reference  # noqa: E402 (registered first)
-from tests.conftest import in_compilation  # noqa: E402
+from tests.conftest import emptied_by_hand  # noqa: E402
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -67,10 +66,7 @@ def loaded(api_environment, api_dataset, api_app, tmp_path_factory):
         cells = line.split("\t")
         transcripts.setdefault(cells[0], []).append((cells[2], int(cells[4]) + 1, int(cells[5])))
     yield Loaded(references, transcripts, before)
-    for shard in api_environment.shards.values():
-        with psycopg2.connect(**in_compilation(api_environment, shard)) as connection, connection.cursor() as cursor:
-            cursor.execute(f"TRUNCATE {LOADED_TABLES}")
-        connection.close()
+    emptied_by_hand(api_environment, LOADED_TABLES)
 
 
 def expected(loaded: Loaded, endpoint: str, text: str) -> str:

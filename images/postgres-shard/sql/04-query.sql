@@ -77,9 +77,27 @@ BEGIN
 END
 $$;
 
+-- True while the compilation's last committed load is `load_id`; otherwise the
+-- statement fails with SQLSTATE SN001. An API worker keeps the gene names it has
+-- looked up with the load they came from (images/ui/snapthunder_api/names.py), and
+-- a statement whose regions came from that cache carries this check
+-- (statements.copy_statement): gene names change only by a load, and every load
+-- records its id on every shard in its own transaction (loaders/two_phase.py), so
+-- the rows come only if the cached loci are still what the shard holds. Called
+-- with a constant, it runs once per statement, before the first row.
+CREATE FUNCTION last_load_is(load_id text) RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF load_id IS DISTINCT FROM (SELECT value FROM shard_metadata WHERE key = 'last_load_id') THEN
+        RAISE EXCEPTION 'the compilation was loaded again after this API worker looked up its gene names'
+            USING ERRCODE = 'SN001', HINT = 'the API looks them up again and retries';
+    END IF;
+    RETURN true;
+END
+$$;
+
 REVOKE EXECUTE ON FUNCTION python_float_text(double precision), project_samples(text, integer[]),
-    compilations() FROM PUBLIC;
+    compilations(), last_load_is(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION python_float_text(double precision), project_samples(text, integer[]),
-    compilations() TO :"reader_role";
+    compilations(), last_load_is(text) TO :"reader_role";
 
 RESET ROLE;

@@ -34,6 +34,7 @@ blueprint = Blueprint("bulk", __name__)
 
 
 @blueprint.post(f"/<compilation>/<{snaptron.ENDPOINT}>", strict_slashes=False)
+@names.rechecked
 def bulk(compilation: str, endpoint_name: str):
     deployment = answers.serving(compilation)
     settings = deployment.settings

@@ -22,7 +22,7 @@ import psycopg2
 import psycopg2.errors
 from flask import Request, Response
 
-from snapthunder import wire
+from snapthunder import gene_loci, wire
 from snapthunder.endpoints import Shard
 
 logger = logging.getLogger("snapthunder.api")
@@ -50,6 +50,14 @@ class ShardUnavailable(ApiError):
         self.shard = shard
 
 
+class NamesChanged(ApiError):
+    """A shard refused a statement made from a worker's cached gene names: a load has committed since (name_cache.py)."""
+
+    def __init__(self, shard: Shard) -> None:
+        super().__init__(503, f"{shard.describe()}: the compilation was loaded again during this request, which "
+                              "may have changed its gene names; try again")
+
+
 def wants_json(request: Request) -> bool:
     """JSON only when the request says `format=json`: Accept is ignored, as Snaptron ignores it.
 
@@ -75,6 +83,8 @@ def shard_failure(shard: Shard, error: BaseException, timeout_seconds: float) ->
     """What a shard's exception means to the client; unexpected ones are logged with their traceback."""
     if isinstance(error, ApiError):
         return error
+    if getattr(error, "pgcode", None) == gene_loci.NAMES_CHANGED:
+        return NamesChanged(shard)
     if isinstance(error, psycopg2.errors.LockNotAvailable):
         return ApiError(503, f"{shard.describe()} is held by a load being committed, or left prepared by a loader "
                              "that died (`python -m loaders --recover` finishes it); try again shortly")

@@ -11,16 +11,21 @@ on as a query of regions and `sids=`: its rows and bytes are exactly those
 of the same loci and samples given by coordinates and ids. Resolving first
 is also what lets an sfilter that matches no sample answer an empty body,
 as Snaptron does, rather than a header with no rows, and an unknown gene or
-group be a 400 before any byte.
+group be a 400 before any byte. Gene names a worker has looked up are kept
+(name_cache.py): a request whose names are all kept makes no lookup, and its
+statements check on the shards that no load has committed since.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from snapthunder import gene_loci, sample_search, statements
 from snapthunder.query import Query, Region, is_gene_id
 
+from snapthunder_api.answers import serving
+from snapthunder_api.errors import NamesChanged
 from snapthunder_api.shards import Served
 
 
@@ -67,14 +72,28 @@ def _group_ids(deployment: Served, names: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(sorted({rail_id for rail_ids in found.values() for rail_id in rail_ids}))
 
 
+def rechecked(view):
+    """A view that runs once more, with its gene names looked up, when a shard refuses their cached loci."""
+    @functools.wraps(view)
+    def run(compilation: str, *args, **kwargs):
+        try:
+            return view(compilation, *args, **kwargs)
+        except NamesChanged:
+            serving(compilation).gene_names().forget()
+            return view(compilation, *args, **kwargs)
+    return run
+
+
 def _with_loci(deployment: Served, queries: list[Query]) -> list[Query]:
-    """Each selection's gene names replaced by their loci; a 400 naming the first unknown gene."""
+    """Each selection's gene names replaced by their loci, from the worker's cache when it has every one
+    (the statements then check its load); a 400 naming the first unknown gene."""
     names = list(dict.fromkeys(gene for query in queries for selection in query.selections
                                for gene in selection.genes))
     if not names:
         return queries
-    loci = loci_of(deployment, names)
-    return [dataclasses.replace(query, selections=tuple(
+    held = deployment.gene_names().held(names)
+    load, loci = held if held is not None else (None, loci_of(deployment, names))
+    return [dataclasses.replace(query, cached_names_load=load, selections=tuple(
                 dataclasses.replace(selection, regions=selection.regions + tuple(
                     region for gene in selection.genes for region in loci[gene]), genes=())
                 for selection in query.selections)) for query in queries]
@@ -84,24 +103,31 @@ def loci_of(deployment: Served, names: list[str]) -> dict[str, list[Region]]:
     """Gene names (upper-cased symbols and versioned GENCODE ids) → their loci; a 400 naming the first unknown.
 
     A symbol's loci are its RefSeq transcripts merged (gene_loci.loci); a
-    gene id's, its GENCODE gene's span. One statement for each kind.
+    gene id's, its GENCODE gene's span. One statement for each kind; what
+    they find is kept in the worker's cache under the load each read it
+    from, when both read the same one.
     """
     gene_ids = [name for name in names if is_gene_id(name)]
     symbols = [name for name in names if not is_gene_id(name)]
     loci: dict[str, list[Region]] = {}
+    loads = set()
     if gene_ids:
         statement, parameters = gene_loci.gene_ids_statement(gene_ids)
-        for gene_id, chromosome, start, end in deployment.first_answer(statement, parameters=parameters):
+        for gene_id, chromosome, start, end, load in deployment.first_answer(statement, parameters=parameters):
             loci[gene_id] = [Region(chromosome, start, end)]
+            loads.add(load)
     if symbols:
         statement, parameters = gene_loci.transcripts_statement(symbols)
         transcripts: dict[str, list[tuple[str, int, int]]] = {}
-        for symbol, chromosome, start, end in deployment.first_answer(statement, parameters=parameters):
+        for symbol, chromosome, start, end, load in deployment.first_answer(statement, parameters=parameters):
             transcripts.setdefault(symbol, []).append((chromosome, start, end))
+            loads.add(load)
         loci.update((symbol, gene_loci.loci(rows)) for symbol, rows in transcripts.items())
     for name in names:
         if name not in loci:
             raise _unknown(deployment, name)
+    if len(loads) == 1 and None not in loads:
+        deployment.gene_names().keep(loads.pop(), loci)
     return loci
 
 

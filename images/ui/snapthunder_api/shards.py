@@ -45,6 +45,7 @@ from snapthunder.endpoints import Endpoints, EndpointsError, Shard
 
 from snapthunder_api.deadline import Deadline
 from snapthunder_api.errors import ApiError, ShardUnavailable, shard_failure
+from snapthunder_api.name_cache import GeneNameCache
 from snapthunder_api.settings import SILENCE_FACTOR
 from snapthunder_api.watchdog import Watch, Watchdog
 
@@ -168,6 +169,7 @@ class Deployment:
         self._executor: ThreadPoolExecutor | None = None
         self._watchdog = Watchdog()
         self._served: tuple[float, dict[str, Compilation]] | None = None
+        self._gene_names: dict[str, GeneNameCache] = {}
 
     def endpoints(self) -> Endpoints:
         with self._lock:
@@ -228,6 +230,11 @@ class Deployment:
             raise ApiError(404, f"no compilation {name!r} here; this server has "
                                 f"{', '.join(served) or 'none loaded yet (load one with python -m loaders)'}")
         return Served(self, served[name], deadline)
+
+    def gene_names(self, compilation: str) -> GeneNameCache:
+        """This worker's cache of `compilation`'s gene names (name_cache.py)."""
+        with self._lock:
+            return self._gene_names.setdefault(compilation, GeneNameCache())
 
     def executor(self) -> ThreadPoolExecutor:
         """The threads that read the shards, kept between requests: at most one per shard per request thread."""
@@ -349,6 +356,9 @@ class Served:
 
     def first_answer(self, statement, non_empty: bool = False, parameters: dict | None = None) -> list[tuple]:
         return self.deployment.first_answer(statement, non_empty, parameters, self.compilation.name, self.deadline)
+
+    def gene_names(self) -> GeneNameCache:
+        return self.deployment.gene_names(self.compilation.name)
 
 
 def ready_statement(compilations: list[str]) -> sql.Composable:

@@ -31,6 +31,7 @@ ENDPOINT = "any(" + ", ".join(FEATURES) + "):endpoint_name"
 
 @blueprint.get(f"/<compilation>/<{ENDPOINT}>", strict_slashes=False)
 @blueprint.get(f"/<compilation>/<{ENDPOINT}>/<path:path_ids>")
+@names.rechecked
 def snaptron(compilation: str, endpoint_name: str, path_ids: str | None = None):
     deployment = answers.serving(compilation)
     pairs = answers.request_parameters(deployment, path_ids)
