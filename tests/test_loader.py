@@ -372,6 +372,24 @@ def test_each_numeric_sample_column_gets_a_btree_that_sfilter_uses_and_the_next_
                for rows in query_all_shards(empty_shards, *indexes).values())
 
 
+def test_a_samples_load_leaves_its_rows_all_visible_and_the_text_indexes_with_nothing_pending(empty_shards, tmp_path):
+    """COPY FREEZE makes the rows all-visible (the load's ANALYZE counts the pages so marked); rows a COPY
+    added to a GIN index wait in its pending list, read by every search, until merged."""
+    samples = tmp_path / "samples.tsv"
+    samples.write_text("rail_id\tsmts\tsmtsd\n" + "".join(f"{rail_id}\tBrain\tBrain - Cortex {rail_id}\n"
+                                                          for rail_id in range(200)))
+    assert main([str(write_gzip(tmp_path / "j.gz", junction_lines(["chr1"], 2))), "--outputs",
+                 str(_outputs(empty_shards)), "--samples", str(samples), "--quiet",
+                 "--rejects", str(tmp_path / "rejects.tsv")]) == 0
+    gin = ("SELECT class.relname, gin_clean_pending_list(class.oid::regclass) FROM pg_index AS sample_index "
+           "JOIN pg_class AS class ON class.oid = sample_index.indexrelid JOIN pg_am AS method ON method.oid = "
+           "class.relam WHERE sample_index.indrelid = 'sample'::regclass AND method.amname = 'gin' ORDER BY 1")
+    assert all(sorted(rows) == [("sample_cell_words", 0), ("sample_words", 0)]     # 0: no page was pending
+               for rows in query_all_shards(empty_shards, gin, as_loader=True).values())
+    pages = "SELECT relpages, relallvisible FROM pg_class WHERE oid = 'sample'::regclass"
+    assert all(rows[0][0] > 0 and rows[0][1] == rows[0][0] for rows in query_all_shards(empty_shards, pages).values())
+
+
 def test_sample_groups_beside_samples_tsv_load_with_them_bad_lines_named_and_go_with_the_next_samples(
         empty_shards, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)

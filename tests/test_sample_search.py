@@ -12,15 +12,21 @@ exactly the samples it names: on /samples in Snaptron's row form, and on
 from __future__ import annotations
 
 import base64
+import dataclasses
 import operator
 import re
 from urllib.parse import quote
 
 import httpx
+import psycopg2
 import pytest
+
+from snapthunder import sample_search
+from snapthunder.filters import SampleFilter
 
 pytest.register_assert_rewrite("tests.api_fixtures")
 from tests.api_fixtures import COMPILATION, expected_tsv  # noqa: E402 (registered first)
+from tests.conftest import in_compilation, query_all_shards  # noqa: E402
 
 pytest_plugins = ["tests.api_fixtures"]
 
@@ -39,8 +45,9 @@ def words(text: str) -> list[str]:
 
 
 def has_phrase(cell: str, value: str) -> bool:
+    """A value with no words (`-`) matches no cell, as in Snaptron, whose Lucene query of it has no terms."""
     found, wanted = words(cell), words(value)
-    return any(found[index:index + len(wanted)] == wanted for index in range(len(found) - len(wanted) + 1))
+    return bool(wanted) and any(found[index:index + len(wanted)] == wanted for index in range(len(found) - len(wanted) + 1))
 
 
 def matching(dataset, *clauses: str) -> list[int]:
@@ -90,6 +97,45 @@ def test_samples_sfilter_answers_snaptrons_rows_for_exactly_the_matching_samples
     assert all(line == api_dataset.sample_lines[rail_id] for rail_id, (_, line) in found.items())
     order = [(-score, rail_id) for rail_id, (score, _) in found.items()]
     assert [rail_id for _, rail_id in sorted(order)] == [int(row.split("\t")[2]) for row in rows]
+
+
+TEXT_CLAUSES = [("smts:brain",), ("smtsd:sun exposed",), ("smtsd:Lower Leg",), ("smtsd:leg lower",),
+                ("all:cortex",), ("smtsd:brain - cortex",), ("smts:brain", "smtsd:cortex"), ("smts:-",)]
+
+
+@pytest.mark.parametrize("cells_indexed", [True, False], ids=["cell index", "schema before it"])
+@pytest.mark.parametrize("clauses", TEXT_CLAUSES)
+def test_a_text_clause_takes_the_same_samples_through_the_cell_index_and_without_it(api_environment, api_dataset,
+                                                                                     clauses, cells_indexed):
+    """The tagged cell index (sample_cell_words) and a schema without it, each checked against plain Python."""
+    shard = next(iter(api_environment.shards.values()))
+    rows = query_all_shards(api_environment, sample_search.FIELDS)
+    fields = {name: dataclasses.replace(field, cells_indexed=cells_indexed)
+              for name, field in sample_search.sample_fields(rows[shard.name]).items()}
+    assert all(field.cells_indexed for field in sample_search.sample_fields(rows[shard.name]).values())
+    filters = tuple(SampleFilter(*re.fullmatch(r"(\w+)(:)(.*)", clause).groups()) for clause in clauses)
+    statement, parameters = sample_search.rail_ids_statement(filters, fields)
+    with psycopg2.connect(**in_compilation(api_environment, shard, api_environment.reader)) as connection, \
+            connection.cursor() as cursor:
+        cursor.execute(statement, parameters)
+        found = [rail_id for (rail_id,) in cursor.fetchall()]
+    connection.close()
+    assert found == matching(api_dataset, *clauses)
+
+
+def test_the_cell_index_finds_words_that_hold_tsquery_syntax_only_in_their_own_cell(api_environment):
+    """Lexemes of paths, addresses and file names (`/usr/x`, `x@y.com`, `f.txt`) quoted into sample_cell_query."""
+    shard = next(iter(api_environment.shards.values()))
+    line = "7\tx@y.com or /usr/x\tC:\\dir\\f.txt"
+    with psycopg2.connect(**in_compilation(api_environment, shard, api_environment.reader)) as connection, \
+            connection.cursor() as cursor:
+        cursor.execute("SELECT sample_cell_words(%s)::text", (line,))
+        assert cursor.fetchone() == ("'1.7' '2./usr/x' '2.or' '2.x@y.com' '3.c' '3.dir' '3.f.txt'",)
+        for cell, value, found in ((2, "X@Y.com", True), (2, "/usr/x or", True), (3, "f.txt", True),
+                                   (3, "x@y.com", False), (2, "-", False)):
+            cursor.execute("SELECT sample_cell_words(%s) @@ sample_cell_query(%s, %s)", (line, cell, value))
+            assert cursor.fetchone() == (found,), (cell, value)
+    connection.close()
 
 
 def test_samples_sfilter_honours_header_0_and_answers_nothing_at_all_when_nothing_matches(http, api_dataset):

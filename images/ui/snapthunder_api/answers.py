@@ -156,13 +156,31 @@ def text_answer(body: str, log: RequestLog) -> Response:
     return Response(body, content_type=wire.TSV_CONTENT_TYPE)
 
 
-def streamed_rows(feed: "RowFeed", streams: Streams) -> Response:
-    """A TSV answer that is the rows of one feed and, if it ended early, its marker line."""
+def streamed_rows(feed: "RowFeed", streams: Streams, header_needs_a_row: bool = False) -> Response:
+    """A TSV answer that is the rows of one feed and, if it ended early, its marker line.
+
+    `header_needs_a_row`: the feed's first line is a header that goes out
+    only with a row after it (an sfilter that matches no sample answers an
+    empty body, as Snaptron does).
+    """
     def body() -> Iterator[bytes]:
-        yield from feed
+        yield from _header_with_a_row(feed) if header_needs_a_row else feed
         yield feed.ending()
 
     return _streamed(body(), wire.TSV_CONTENT_TYPE, streams.close)
+
+
+def _header_with_a_row(feed: "RowFeed") -> Iterator[bytes]:
+    """The feed's lines, held back until a second line shows the first is not alone; nothing if it is."""
+    chunks = iter(feed)
+    held = b""
+    for chunk in chunks:
+        held += chunk
+        if held.count(b"\n") > 1:
+            yield held
+            yield from chunks
+            return
+    feed.log.rows -= held.count(b"\n")        # the header alone was never sent
 
 
 def open_streams(deployment: Served, makers: dict, deadline: Deadline) -> Streams:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-from snapthunder import gene_loci, sample_search, statements
+from snapthunder import gene_loci, sample_search
 from snapthunder.query import Query, Region, is_gene_id
 
 from snapthunder_api.answers import serving
@@ -31,7 +31,7 @@ from snapthunder_api.shards import Served
 
 def fields(deployment: Served) -> dict[str, sample_search.SampleField]:
     """The loaded compilation's sample fields, by name (what the registry lists)."""
-    return sample_search.sample_fields(deployment.first_answer(statements.REGISTRY_FIELDS))
+    return sample_search.sample_fields(deployment.first_answer(sample_search.FIELDS))
 
 
 def resolved(deployment: Served, queries: list[Query]) -> list[Query]:

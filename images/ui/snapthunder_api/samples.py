@@ -73,5 +73,5 @@ def _lines(deployment: Served, wanted: SamplesRequest):
             continue
         g.request_log.shards = [name]
         feed = answers.RowFeed(streams, None, deployment.settings, g.request_log, escaped=False)
-        return answers.streamed_rows(feed, streams)
+        return answers.streamed_rows(feed, streams, header_needs_a_row=wanted.kind == "search" and wanted.header)
     raise failure
