@@ -41,8 +41,8 @@ _RAIL_ID = re.compile(rb"\d{1,9}")
 # The API sends sample lines unescaped, as CSV between two control characters (statements.copy_lines_statement).
 # The COPY leaves the rows it added to the sample table's GIN indexes (`words`, the cells' words) in
 # each index's pending list, which every search then reads through, until a vacuum merges it in the
-# background; merged in the load instead: 0.2 s at 316,000 samples, against a COPY of 20 s that
-# maintaining the indexes without a pending list (fastupdate off) made 32 s. Whatever GIN indexes
+# background; merged in the load instead, 0.2 s at 316,000 samples (README: keeping the indexes
+# without a pending list, fastupdate off, made the COPY itself much slower). Whatever GIN indexes
 # the compilation's schema has.
 MERGE_GIN_PENDING = ("SELECT gin_clean_pending_list(class.oid::regclass) FROM pg_index AS sample_index "
                      "JOIN pg_class AS class ON class.oid = sample_index.indexrelid "

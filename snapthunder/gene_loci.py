@@ -42,10 +42,12 @@ ID_PREFIX = 13
 # What a shard raises when a statement's cached gene names came from an earlier load (last_load_is, 04-query.sql).
 NAMES_CHANGED = "SN001"
 # A lookup's last column: the load its rows are from, which a worker may cache them under
-# (images/ui/snapthunder_api/name_cache.py); NULL on a shard initialised before last_load_is existed,
-# whose names are then looked up every time.
+# (images/ui/snapthunder_api/name_cache.py); NULL where the session may not call last_load_is (a shard
+# initialised before it existed, or given it without the reader's grant), whose names are then looked
+# up every time.
 _LOOKED_UP_LOAD = sql.SQL("(SELECT value FROM shard_metadata WHERE key = 'last_load_id' "
-                          "AND to_regprocedure('last_load_is(text)') IS NOT NULL)")
+                          "AND coalesce(has_function_privilege(to_regprocedure('last_load_is(text)'), 'EXECUTE'), "
+                          "false))")
 
 
 def transcripts_statement(symbols: Sequence[str]) -> tuple[sql.Composed, dict]:

@@ -195,8 +195,10 @@ def process_environment(pid: int) -> list[bytes] | None:
     """The `NAME=value` entries of `pid`'s environment, or None once it has ended.
 
     /proc refuses an ended process in two ways: FileNotFoundError once it is
-    reaped, ProcessLookupError while it is a zombie or still exiting (CI met
-    both, reading the environment of a backend that ended as it was read).
+    reaped, ProcessLookupError while it is exiting or (on this machine's
+    kernel) a zombie; CI met both, reading a backend that ended as it was
+    read. Other kernels read a zombie's environment as empty, which holds no
+    password either.
     """
     try:
         return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")

@@ -128,6 +128,11 @@ def test_a_load_after_a_lookup_makes_the_worker_look_the_name_up_again(http, api
                                                                          1_010_000) for row in REFFLAT])
     try:
         assert _last_load_ids(api_environment) != load_id
+        # UCSC links read no rows that could check the cached locus: they look GENEB up.
+        links = client.get(f"/{COMPILATION}/snaptron?regions=GENEB&return_format=2").text.splitlines()
+        assert [line.split("\t")[1] for line in links[1:]] == [moved], links
+        assert kept.held(["GENEB"])[1] == {"GENEB": [Region("chr1", 1_000_000, 1_010_000)]}
+        kept.keep(load_id, {"GENEB": [Region("chr1", 2_000_001, 2_100_000)]})       # the earlier load's, again
         # In-process and over HTTP (every gunicorn worker that has GENEB cached): the moved locus, never the old.
         assert client.get(f"/{COMPILATION}/snaptron?regions=GENEB").text == expected_tsv(
             api_dataset.reference, f"regions={moved}")

@@ -87,7 +87,7 @@ def test_after_a_load_the_metadata_statistics_and_visibility_map_are_current(emp
     assert merged == {chromosome: (50, 100 + 49 + 1) for chromosome in CHROMOSOME_SAMPLE}
     shard = empty_shards.plan().shard_for("chr1")
     meta = query_all_shards(empty_shards, "SELECT key, value FROM shard_metadata")[shard]
-    assert dict(meta)["compilation"] == empty_shards.compilation and dict(meta)["schema_version"] == "4"
+    assert dict(meta)["compilation"] == empty_shards.compilation and dict(meta)["schema_version"] == "5"
     history = query_all_shards(empty_shards, "SELECT source, rows_loaded FROM load_history")[shard]
     on_shard = 50 * sum(empty_shards.plan().shard_for(chromosome) == shard for chromosome in CHROMOSOME_SAMPLE)
     assert history == [(str(tmp_path / "j.gz"), on_shard)]

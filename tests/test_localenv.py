@@ -32,7 +32,7 @@ def test_each_shard_runs_the_images_sql_with_both_roles(local_environment: Endpo
                    "shard_metadata")]
                for rows in tables.values())
     version = query_all_shards(local_environment, "SELECT value FROM shard_metadata WHERE key = 'schema_version'")
-    assert all(rows == [("4",)] for rows in version.values())
+    assert all(rows == [("5",)] for rows in version.values())
     columns = query_all_shards(local_environment, "SELECT column_name FROM information_schema.columns "
                                "WHERE table_name = 'intron' ORDER BY ordinal_position")
     assert all([name for (name,) in rows] == list(COLUMNS) for rows in columns.values())

@@ -23,6 +23,7 @@ import pytest
 
 from snapthunder import sample_search
 from snapthunder.filters import SampleFilter
+from snapthunder.wire import python_float_text
 
 pytest.register_assert_rewrite("tests.api_fixtures")
 from tests.api_fixtures import COMPILATION, expected_tsv  # noqa: E402 (registered first)
@@ -88,10 +89,13 @@ def test_samples_sfilter_answers_snaptrons_rows_for_exactly_the_matching_samples
     assert answer.status_code == 200 and answer.headers["content-type"] == "text/plain"
     header, *rows = answer.text.splitlines()
     assert header == "DataSource:Type\tLucene TF-IDF Score\t" + api_dataset.samples_header
+    numeric_only = all(re.match(r"\w+", clause).group(0) in ("smrin", "rail_id") for clause in clauses)
     found = {}
     for row in rows:
         data_source, score, line = row.split("\t", 2)
         assert data_source == "GTEx:S" and float(score) > 0
+        assert score == python_float_text(round(float(score), 6)), row     # 6 decimals, as Python 2 prints them
+        assert score == "1.0" or not numeric_only, row
         found[int(line.split("\t", 1)[0])] = (float(score), line)
     assert sorted(found) == expected and len(found) == len(rows)
     assert all(line == api_dataset.sample_lines[rail_id] for rail_id, (_, line) in found.items())
@@ -123,6 +127,24 @@ def test_a_text_clause_takes_the_same_samples_through_the_cell_index_and_without
     assert found == matching(api_dataset, *clauses)
 
 
+@pytest.mark.parametrize("clause, rechecked", [("smts:brain", False), ("smtsd:brain - cortex", True)])
+def test_a_field_clause_is_answered_by_the_cell_index_and_one_word_needs_no_recheck(api_environment, clause,
+                                                                                    rechecked):
+    """What the speed rests on: the planner uses sample_cell_words and folds a one-word value's recheck away."""
+    shard = next(iter(api_environment.shards.values()))
+    fields = sample_search.sample_fields(query_all_shards(api_environment, sample_search.FIELDS)[shard.name])
+    statement, parameters = sample_search.rail_ids_statement(
+        (SampleFilter(*re.fullmatch(r"(\w+)(:)(.*)", clause).groups()),), fields)
+    with psycopg2.connect(**in_compilation(api_environment, shard, api_environment.reader)) as connection, \
+            connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")     # a small table: only whether the index can serve
+        cursor.execute(b"EXPLAIN " + cursor.mogrify(statement, parameters))
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+    connection.close()
+    assert "Bitmap Index Scan on sample_cell_words" in plan and "sample_words" not in plan, plan
+    assert ("to_tsvector" in plan) is rechecked, plan
+
+
 def test_the_cell_index_finds_words_that_hold_tsquery_syntax_only_in_their_own_cell(api_environment):
     """Lexemes of paths, addresses and file names (`/usr/x`, `x@y.com`, `f.txt`) quoted into sample_cell_query."""
     shard = next(iter(api_environment.shards.values()))
@@ -135,6 +157,11 @@ def test_the_cell_index_finds_words_that_hold_tsquery_syntax_only_in_their_own_c
                                    (3, "x@y.com", False), (2, "-", False)):
             cursor.execute("SELECT sample_cell_words(%s) @@ sample_cell_query(%s, %s)", (line, cell, value))
             assert cursor.fetchone() == (found,), (cell, value)
+        # A word to_tsvector keeps (2,046 bytes) but too long once tagged: left out, not cut short.
+        long = "y" * 2046
+        cursor.execute("SELECT sample_cell_words(%s)::text, sample_cell_words(%s) @@ sample_cell_query(2, %s)",
+                       (f"7\t{long}", f"7\t{long}", long))
+        assert cursor.fetchone() == ("'1.7'", False)
     connection.close()
 
 

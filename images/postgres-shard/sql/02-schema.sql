@@ -21,7 +21,7 @@ CREATE TABLE shard_metadata (
     key   text PRIMARY KEY,
     value text NOT NULL
 );
-INSERT INTO shard_metadata (key, value) VALUES ('schema_version', '4');
+INSERT INTO shard_metadata (key, value) VALUES ('schema_version', '5');
 
 -- Per chromosome held: rows and the longest junction. Overlap queries use
 -- max_length to bound their index scan: end >= a implies start >= a - max_length + 1.
@@ -87,14 +87,20 @@ REVOKE EXECUTE ON FUNCTION sample_numbers(text) FROM PUBLIC;
 -- (snapthunder/sample_search.py). Measured on one shard of 316,000 generated
 -- samples: /samples?sfilter=smts:brain (25,526 lines) 43 -> 33 ms, the time
 -- `words` and a recheck of each line's cell took; the index is 66 MB (`words`'
--- 81 MB) and makes that shard's samples load 10.5 -> 20.4 s. Both functions are
+-- 81 MB) and makes that shard's samples load 11-13 -> 23-24 s. Both functions are
 -- executable by PUBLIC, PostgreSQL's default, since the reader's statements call them.
+-- A tagged word must fit a tsvector entry (2,047 bytes; array_to_tsvector does
+-- not check, and cuts a longer one's length): the few words within a tag's
+-- length of that limit, which to_tsvector itself keeps, are left out by both
+-- functions, so a field clause does not find them (`all:` does).
 CREATE FUNCTION sample_cell_words(line text) RETURNS tsvector
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT array_to_tsvector(ARRAY(
-        SELECT cell.position || '.' || word
+        SELECT tagged.word
         FROM unnest(string_to_array(line, E'\t')) WITH ORDINALITY AS cell(text, position),
-             unnest(tsvector_to_array(to_tsvector('simple', cell.text))) AS word))
+             unnest(tsvector_to_array(to_tsvector('simple', cell.text))) AS word,
+             LATERAL (SELECT cell.position || '.' || word) AS tagged(word)
+        WHERE octet_length(tagged.word) <= 2047))
 $$;
 CREATE INDEX sample_cell_words ON sample USING gin (sample_cell_words(line));
 
@@ -103,9 +109,11 @@ CREATE INDEX sample_cell_words ON sample USING gin (sample_cell_words(line));
 -- the empty query, which matches no sample, when `value` has no words.
 CREATE FUNCTION sample_cell_query(cell integer, value text) RETURNS tsquery
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(string_agg('''' || replace(replace(cell || '.' || word.lexeme, '\', '\\'), '''', '''''') || '''',
+    SELECT coalesce(string_agg('''' || replace(replace(tagged.word, '\', '\\'), '''', '''''') || '''',
                                ' & ')::tsquery, ''::tsquery)
-    FROM unnest(to_tsvector('simple', value)) AS word
+    FROM unnest(tsvector_to_array(to_tsvector('simple', value))) AS word,
+         LATERAL (SELECT cell || '.' || word) AS tagged(word)
+    WHERE octet_length(tagged.word) <= 2047
 $$;
 
 -- One btree per numeric column of samples.tsv, `sample_number_<column>` on

@@ -79,9 +79,9 @@ $$;
 
 -- True while the compilation's last committed load is `load_id`; otherwise the
 -- statement fails with SQLSTATE SN001. An API worker keeps the gene names it has
--- looked up with the load they came from (images/ui/snapthunder_api/names.py), and
+-- looked up with the load they came from (images/ui/snapthunder_api/name_cache.py), and
 -- a statement whose regions came from that cache carries this check
--- (statements.copy_statement): gene names change only by a load, and every load
+-- (statements._from_where): gene names change only by a load, and every load
 -- records its id on every shard in its own transaction (loaders/two_phase.py), so
 -- the rows come only if the cached loci are still what the shard holds. Called
 -- with a constant, it runs once per statement, before the first row.

@@ -181,6 +181,7 @@ def _header_with_a_row(feed: "RowFeed") -> Iterator[bytes]:
             yield from chunks
             return
     feed.log.rows -= held.count(b"\n")        # the header alone was never sent
+    feed.log.bytes -= len(held)
 
 
 def open_streams(deployment: Served, makers: dict, deadline: Deadline) -> Streams:

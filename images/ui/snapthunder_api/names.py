@@ -91,7 +91,9 @@ def _with_loci(deployment: Served, queries: list[Query]) -> list[Query]:
                                for gene in selection.genes))
     if not names:
         return queries
-    held = deployment.gene_names().held(names)
+    # UCSC links (return_format=2) are answered without a shard statement to check the cached loci.
+    checked = all(query.return_format != 2 for query in queries)
+    held = deployment.gene_names().held(names) if checked else None
     load, loci = held if held is not None else (None, loci_of(deployment, names))
     return [dataclasses.replace(query, cached_names_load=load, selections=tuple(
                 dataclasses.replace(selection, regions=selection.regions + tuple(
