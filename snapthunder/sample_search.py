@@ -13,9 +13,10 @@ derived columns (02-schema.sql), AND-ed:
   whose cell has every word of the value, which decides a one-word value,
   and a phrase's cell is then rechecked. A compilation whose schema predates
   that index is searched through `words` and every found line's cell
-  rechecked (02-schema.sql has what that costs). Like Snaptron's standard Lucene index, `cortex` finds
-  "Brain - Cortex"; unlike its whitespace index, case never matters, so a
-  punctuated value (`RNA-Seq`) matches whatever its case.
+  rechecked (02-schema.sql has what that costs). Like Snaptron's standard
+  Lucene index, `cortex` finds "Brain - Cortex"; unlike its whitespace
+  index, case never matters, so a punctuated value (`RNA-Seq`) matches
+  whatever its case.
 * numeric fields (`i`, `f`): `numbers[column] <op> value` with `: >: <: > <`;
   NA and text cells never match. An integer field refuses `8.5`, as Snaptron does.
 
