@@ -38,7 +38,6 @@ from snapthunder.statements import UNSENDABLE_BYTES
 # per sample each (7 MB at 316,000 samples); clauses on columns past these scan every sample's numbers.
 MAX_INDEXED_NUMBERS = 64
 _RAIL_ID = re.compile(rb"\d{1,9}")
-# The API sends sample lines unescaped, as CSV between two control characters (statements.copy_lines_statement).
 # The COPY leaves the rows it added to the sample table's GIN indexes (`words`, the cells' words) in
 # each index's pending list, which every search then reads through, until a vacuum merges it in the
 # background; merged in the load instead, 0.2 s at 316,000 samples (README: keeping the indexes
@@ -48,6 +47,7 @@ MERGE_GIN_PENDING = ("SELECT gin_clean_pending_list(class.oid::regclass) FROM pg
                      "JOIN pg_class AS class ON class.oid = sample_index.indexrelid "
                      "JOIN pg_am AS method ON method.oid = class.relam "
                      "WHERE sample_index.indrelid = 'sample'::regclass AND method.amname = 'gin'")
+# The API sends sample lines unescaped, as CSV between two control characters (statements.copy_lines_statement).
 SEPARATOR_REFUSAL = ("the line holds a byte the API cannot send unescaped ("
                      + ", ".join(f"0x{byte[0]:02X}" for byte in UNSENDABLE_BYTES) + ")")
 

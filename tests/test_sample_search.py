@@ -23,6 +23,7 @@ import pytest
 
 from snapthunder import sample_search
 from snapthunder.filters import SampleFilter
+from snapthunder.query import parse_samples, split_query_string
 from snapthunder.wire import python_float_text
 
 pytest.register_assert_rewrite("tests.api_fixtures")
@@ -75,6 +76,11 @@ def query_string(*clauses: str) -> str:
     return "&".join("sfilter=" + quote(clause, safe=":<>") for clause in clauses)
 
 
+def sample_filters(*clauses: str) -> tuple[SampleFilter, ...]:
+    """The clauses as the API parses them (query.parse_samples)."""
+    return parse_samples(split_query_string(query_string(*clauses)), 100).filters
+
+
 @pytest.mark.parametrize("clauses", [
     ("smts:brain",), ("smts:BRAIN",), ("smtsd:sun%20exposed",), ("smtsd:Lower Leg",), ("all:cortex",),
     ("all:brain brain cortex",),             # a phrase across columns: `all` is the line's words in order
@@ -117,8 +123,7 @@ def test_a_text_clause_takes_the_same_samples_through_the_cell_index_and_without
     fields = {name: dataclasses.replace(field, cells_indexed=cells_indexed)
               for name, field in sample_search.sample_fields(rows[shard.name]).items()}
     assert all(field.cells_indexed for field in sample_search.sample_fields(rows[shard.name]).values())
-    filters = tuple(SampleFilter(*re.fullmatch(r"(\w+)(:)(.*)", clause).groups()) for clause in clauses)
-    statement, parameters = sample_search.rail_ids_statement(filters, fields)
+    statement, parameters = sample_search.rail_ids_statement(sample_filters(*clauses), fields)
     with psycopg2.connect(**in_compilation(api_environment, shard, api_environment.reader)) as connection, \
             connection.cursor() as cursor:
         cursor.execute(statement, parameters)
@@ -133,8 +138,7 @@ def test_a_field_clause_is_answered_by_the_cell_index_and_one_word_needs_no_rech
     """What the speed rests on: the planner uses sample_cell_words and folds a one-word value's recheck away."""
     shard = next(iter(api_environment.shards.values()))
     fields = sample_search.sample_fields(query_all_shards(api_environment, sample_search.FIELDS)[shard.name])
-    statement, parameters = sample_search.rail_ids_statement(
-        (SampleFilter(*re.fullmatch(r"(\w+)(:)(.*)", clause).groups()),), fields)
+    statement, parameters = sample_search.rail_ids_statement(sample_filters(clause), fields)
     with psycopg2.connect(**in_compilation(api_environment, shard, api_environment.reader)) as connection, \
             connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")     # a small table: only whether the index can serve
